@@ -1,0 +1,55 @@
+"""Check the answers before anything is generated.
+
+Every problem is one line naming the answer and how to fix it; exiting non-zero makes
+Cookiecutter stop and remove the half-made folder. Answers arrive as JSON literals
+(`tojson`), never pasted into code, so quotes or backslashes in them cannot break this file.
+"""
+
+import json
+import keyword
+import re
+import sys
+
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
+
+NAMES_TAKEN = {"nope", "dagster", "dagster_pipes", "platform", "tests", "defs", "test"}
+OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
+KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+
+
+def problems(answers: dict) -> list[str]:
+    found = []
+    if not answers["project_name"].strip():
+        found.append("project_name: must not be empty")
+    if not SLUG.match(answers["project_slug"]):
+        found.append(
+            f"project_slug: `{answers['project_slug']}` must start with a letter or digit and use only "
+            "letters, digits, `.`, `_` and `-`"
+        )
+    package = answers["platform_package"]
+    if not package.isidentifier() or not package.isascii() or keyword.iskeyword(package):
+        found.append(
+            f"platform_package: `{package}` is not a valid Python package name "
+            "(letters, digits and underscores, not starting with a digit), e.g. `acme_platform`"
+        )
+    elif package in NAMES_TAKEN or package in sys.stdlib_module_names:
+        found.append(f"platform_package: `{package}` is already taken by Python or the platform; e.g. `{package}_platform`")
+    owners = [owner.strip() for owner in answers["default_owners"].split(",") if owner.strip()]
+    for owner in owners:
+        if not OWNER.match(owner):
+            found.append(f"default_owners: `{owner}` is neither an email address nor `team:<name>`")
+    if not KIND.match(answers["default_kind_tag"]):
+        found.append(
+            f"default_kind_tag: `{answers['default_kind_tag']}` must be 1 to 63 letters, digits, `_`, `-` or `.`"
+        )
+    return found
+
+
+if __name__ == "__main__":
+    found = problems(ANSWERS)
+    for line in found:
+        print(f"error: {line}", file=sys.stderr)
+    if found:
+        print("Nothing was generated. Run cookiecutter again with corrected answers.", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,165 @@
+"""Baking the template: defaults, unusual answers, hygiene, and the baked repo's own tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE, bake, run_baked_tests
+
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter\.|\{%-?\s*(if|for|raw)\b")
+
+
+def text_files(root: Path):
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            try:
+                yield path, path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+
+
+def test_defaults_give_the_documented_layout(default_repo: Path):
+    assert default_repo.name == "acme-data-platform"
+    for relative in [
+        "README.md",
+        "pyproject.toml",
+        "definitions.py",
+        "workspace.yaml",
+        "Makefile",
+        ".gitignore",
+        "platform/nope/__init__.py",
+        "platform/acme_platform/project.py",
+        "defs/group_a/asset_one.yaml",
+        "defs/group_a/assets_three_and_four.py",
+        "defs/sales/revenue.yaml",
+        "tests/test_examples.py",
+    ]:
+        assert (default_repo / relative).is_file(), relative
+    # platform/ is a plain folder: a package named `platform` would shadow Python's own module.
+    assert not (default_repo / "platform/__init__.py").exists()
+    assert ".dagster_home/" in (default_repo / ".gitignore").read_text()
+    assert "AcmeProject.make_definitions" in (default_repo / "definitions.py").read_text()
+
+
+def test_no_template_syntax_survives_baking(default_repo: Path):
+    leftovers = [str(path) for path, text in text_files(default_repo) if UNRENDERED.search(text)]
+    assert leftovers == []
+    assert not list(default_repo.rglob("__pycache__"))
+
+
+def test_the_baked_repo_own_test_suite_passes(default_repo: Path):
+    result = run_baked_tests(default_repo)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param({"company_name": "Café Ñandú", "project_name": "Plateforme de données — Café Ñandú 数据"}, id="unicode"),
+        pytest.param(
+            {"company_name": "Consolidated " * 6 + "Holdings", "project_name": "A " + "very long name " * 12},
+            id="long-name",
+        ),
+        pytest.param(
+            {"company_name": 'O\'Brien "Quotes" \\ Co', "default_owners": "data@example.com, team:ops"},
+            id="quotes-backslashes-two-owners",
+        ),
+    ],
+)
+def test_unusual_but_valid_answers_bake_a_working_repo(tmp_path: Path, answers: dict):
+    repo = bake(tmp_path, **answers)
+    assert [str(path) for path, text in text_files(repo) if UNRENDERED.search(text)] == []
+    result = run_baked_tests(repo)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_owners_answer_is_embedded_as_data(tmp_path: Path):
+    repo = bake(tmp_path, default_owners="data@example.com, team:ops", default_kind_tag="pandas")
+    settings = (repo / "platform/acme_platform/settings.py").read_text()
+    assert 'DEFAULT_OWNERS: list[str] = ["data@example.com", "team:ops"]' in settings
+    assert 'DEFAULT_KIND: str = "pandas"' in settings
+
+
+def test_without_examples_the_repo_is_empty_but_valid(tmp_path: Path):
+    repo = bake(tmp_path, include_examples="no")
+    assert not (repo / "defs/group_a").exists()
+    assert not (repo / "tests/test_examples.py").exists()
+    result = run_baked_tests(repo)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"platform_package": "1acme"}, "platform_package: `1acme` is not a valid Python package name"),
+        ({"platform_package": "platform"}, "platform_package: `platform` is already taken"),
+        ({"platform_package": "json"}, "platform_package: `json` is already taken"),
+        ({"default_owners": "bob"}, "default_owners: `bob` is neither an email address nor `team:<name>`"),
+        ({"default_kind_tag": "has spaces"}, "default_kind_tag: `has spaces` must be 1 to 63"),
+        ({"project_slug": "-bad slug"}, "project_slug: `-bad slug` must start with a letter or digit"),
+    ],
+)
+def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, answers: dict, message: str):
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
+    command += [f"{key}={value}" for key, value in answers.items()]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_several_bad_answers_are_all_reported(tmp_path: Path):
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
+    command += ["default_owners=bob", "default_kind_tag=a b", "platform_package=class"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.stderr.count("error: ") == 3
+
+
+def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Path):
+    pyproject = tomllib.loads((default_repo / "pyproject.toml").read_text())
+    baked = {dep.split("==")[0]: dep for dep in pyproject["project"]["dependencies"] if "==" in dep}
+    template = {
+        line.split("==")[0]: line.strip()
+        for line in (TEMPLATE / "requirements.txt").read_text().splitlines()
+        if "==" in line and line.startswith("dagster")
+    }
+    assert baked == template
+    assert {"dagster", "dagster-pipes", "dagster-webserver"} <= set(baked)
+
+
+def test_the_cli_materializes_the_examples_on_the_embedded_sqlite_instance(default_repo: Path, tmp_path: Path):
+    """The quick start's `dagster asset materialize`, with a persistent DAGSTER_HOME like `make dev`."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(default_repo / "platform")}
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "asset", "materialize", "--select", "*", "-f", "definitions.py"],
+        cwd=default_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (home / "storage").is_dir() or list(home.glob("**/*.db")), "no SQLite storage was written"
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import dagster as dg; i = dg.DagsterInstance.get(); "
+            "e = i.get_latest_materialization_event(dg.AssetKey(['group_a', 'asset_four'])); "
+            "print(e.asset_materialization.metadata['metadata'].value)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert check.stdout.strip() == "value_two", check.stderr[-2000:]

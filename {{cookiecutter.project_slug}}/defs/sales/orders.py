@@ -1,0 +1,26 @@
+"""Clean the raw order export: drop refunds (negative amounts), write data/sales/orders.csv."""
+
+import csv
+from pathlib import Path
+
+from dagster_pipes import open_dagster_pipes
+
+SOURCE = Path(__file__).with_name("sample_orders.csv")
+OUTPUT = Path("data/sales/orders.csv")  # scripts run from the repository root
+
+
+def main(pipes) -> None:
+    with SOURCE.open(newline="") as source:
+        rows = [row for row in csv.DictReader(source) if float(row["amount"]) >= 0]
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    with OUTPUT.open("w", newline="") as output:
+        writer = csv.DictWriter(output, fieldnames=["order_id", "order_date", "customer", "amount"])
+        writer.writeheader()
+        writer.writerows(rows)
+    pipes.log.info(f"Kept {len(rows)} orders")
+    pipes.report_asset_materialization(metadata={"row_count": len(rows), "path": str(OUTPUT)})
+
+
+if __name__ == "__main__":
+    with open_dagster_pipes() as pipes:
+        main(pipes)

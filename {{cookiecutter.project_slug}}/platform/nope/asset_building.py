@@ -1,0 +1,79 @@
+"""From a validated target to a Dagster multi-asset: the one place that builds Dagster objects.
+
+One manifest becomes one `multi_asset` whose op calls the target's `invoke`, passing the
+resources its signature names. Manifest tags named `kind` become Dagster kinds (the badge
+in the asset graph); code references link every asset to its manifest and script.
+"""
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+if TYPE_CHECKING:
+    from nope.manifests import NopeAssetManifest
+    from nope.targets import NopeInvocationTarget
+
+KIND_TAG = "kind"
+
+
+def build_assets_definition(target: "NopeInvocationTarget") -> dg.AssetsDefinition:
+    """One multi-asset for one manifest, named after the manifest's path below defs/."""
+    resource_keys = target.required_resource_keys()
+    specs = [_asset_spec(target, asset) for asset in target.asset_manifests]
+
+    @dg.multi_asset(
+        name=target.op_name,
+        specs=specs,
+        description=target.manifest.description,
+        required_resource_keys=set(resource_keys),
+    )
+    def _invocation(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        resources = {key: getattr(context.resources, key) for key in resource_keys}
+        yield from _results(target.invoke(context, **resources), context)
+
+    return _invocation
+
+
+def _asset_spec(target: "NopeInvocationTarget", asset: "NopeAssetManifest") -> dg.AssetSpec:
+    tags = {**target.manifest.tags, **asset.tags}
+    kinds = set(asset.kinds)
+    if KIND_TAG in tags:
+        kinds.add(tags.pop(KIND_TAG))
+    return dg.AssetSpec(
+        key=dg.AssetKey(asset.key.split("/")),
+        deps=[dg.AssetKey(dep.split("/")) for dep in asset.deps],
+        description=asset.description,
+        group_name=target.group,
+        owners=asset.owners,
+        tags=tags,
+        kinds=kinds,
+        code_version=asset.code_version,
+        metadata={**asset.metadata, **_code_references(target)},
+    )
+
+
+def _code_references(target: "NopeInvocationTarget") -> dict[str, dg.CodeReferencesMetadataValue]:
+    """Links from the asset to its manifest and script, shown as "source" links in the UI."""
+    return {
+        "dagster/code_references": dg.CodeReferencesMetadataValue(
+            code_references=[
+                dg.LocalFileCodeReference(file_path=str(target.script_path), line_number=1, label="script"),
+                dg.LocalFileCodeReference(file_path=str(target.manifest_path), line_number=1, label="manifest"),
+            ]
+        )
+    }
+
+
+def _results(returned: Any, context: dg.AssetExecutionContext) -> Iterable[Any]:
+    """Normalize what `invoke` returned into results Dagster accepts.
+
+    None means "the run succeeded": every selected asset is reported materialized.
+    """
+    if returned is None:
+        return [dg.MaterializeResult(asset_key=key) for key in sorted(context.selected_asset_keys)]
+    if isinstance(returned, dg.PipesClientCompletedInvocation):
+        return returned.get_results()
+    if isinstance(returned, (dg.MaterializeResult, dg.AssetCheckResult)):
+        return [returned]
+    return list(returned)

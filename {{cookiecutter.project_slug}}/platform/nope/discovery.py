@@ -1,0 +1,30 @@
+"""Finding manifests under `defs/`, in a fixed order.
+
+Sorted walking makes the graph, op order and error order the same on every machine.
+Names starting with `_` or `.` are never manifests: they are kept for group settings,
+caches (`__pycache__`) and editor or VCS folders.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+def is_ignored(name: str) -> bool:
+    return name.startswith(("_", "."))
+
+
+def find_manifests(defs_path: Path) -> list[Path]:
+    """Every manifest file below `defs_path`, sorted; top-level files are included (and rejected later)."""
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(defs_path):
+        subfolders[:] = sorted(name for name in subfolders if not is_ignored(name))
+        found += [
+            Path(folder, name)
+            for name in sorted(files)
+            if name.endswith(MANIFEST_SUFFIXES) and not is_ignored(name)
+        ]
+    return found

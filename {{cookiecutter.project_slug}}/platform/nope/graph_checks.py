@@ -1,0 +1,84 @@
+"""Checks that need every manifest at once: duplicate keys, unknown deps, cycles.
+
+Each problem is attached to the manifest (and line) a practitioner should edit, so
+lenient mode can set that one manifest aside and keep everyone else's assets.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from nope.manifests import NopeAssetManifest
+from nope.problems import Problem, did_you_mean
+from nope.targets import NopeInvocationTarget
+
+
+def check_graph(targets: list[NopeInvocationTarget]) -> dict[Path, list[Problem]]:
+    """Manifest path -> the graph problems found in it."""
+    found: dict[Path, list[Problem]] = defaultdict(list)
+
+    def report(asset: NopeAssetManifest, path: tuple[str | int, ...], message: str) -> None:
+        manifest = asset.target_manifest
+        found[manifest.path].append(Problem(manifest.relative_path, *manifest.position(*path), message))
+
+    owners: dict[str, NopeAssetManifest] = {}
+    op_names: dict[str, NopeInvocationTarget] = {}
+    for target in targets:
+        if target.op_name in op_names:
+            other = op_names[target.op_name].manifest.relative_path
+            found[target.manifest_path].append(
+                Problem(target.manifest.relative_path, 1, 1, f"runs under the same name as {other}; rename one of them")
+            )
+        op_names[target.op_name] = target
+        for asset in target.asset_manifests:
+            if asset.key in owners:
+                first = owners[asset.key].target_manifest
+                line, _ = first.position(*owners[asset.key].yaml_path)
+                report(asset, asset.yaml_path, f"asset `{asset.key}` is already defined in {first.relative_path}:{line}")
+            else:
+                owners[asset.key] = asset
+
+    for asset in owners.values():
+        for index, dep in enumerate(asset.deps):
+            if dep not in owners:
+                hint = did_you_mean(dep, owners)
+                report(asset, (*_deps_path(asset), index), f"unknown dep `{dep}`.{hint or ' No manifest defines it.'}")
+
+    for cycle in _cycles({key: [dep for dep in asset.deps if dep in owners] for key, asset in owners.items()}):
+        first = owners[cycle[0]]
+        index = first.deps.index(cycle[1])
+        report(first, (*_deps_path(first), index), f"dependency cycle: {' -> '.join(cycle)}")
+    return dict(found)
+
+
+def _deps_path(asset: NopeAssetManifest) -> tuple[str, ...]:
+    own = "deps" in asset.values.model_fields_set
+    return (*asset.yaml_path, "deps") if own else ("deps",)
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Each cycle once, as `[a, b, ..., a]`, found by an iterative depth-first search."""
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(graph):
+        if start in done:
+            continue
+        path: list[str] = [start]
+        on_path = {start}
+        iterators = [iter(graph[start])]
+        while iterators:
+            step = next(iterators[-1], None)
+            if step is None:
+                iterators.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                continue
+            if step in on_path:
+                cycles.append(path[path.index(step):] + [step])
+            elif step not in done:
+                path.append(step)
+                on_path.add(step)
+                iterators.append(iter(graph[step]))
+    return cycles

@@ -1,0 +1,222 @@
+"""Reading `defs/` into invocation targets, collecting every problem on the way.
+
+Nothing here imports Dagster: `nope check` and `make_definitions` share this code, so the
+command line and the running platform can never disagree about what is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from nope import models
+from nope.discovery import find_manifests
+from nope.graph_checks import check_graph
+from nope.problems import Problem, did_you_mean
+from nope.targets import NopeInvocationTarget
+from nope.validation_messages import describe
+from nope.yaml_reader import YamlDocument, YamlProblem, read_yaml
+
+TargetMap = dict[str, type[NopeInvocationTarget]]
+
+
+@dataclass
+class LoadedDefs:
+    """The result of reading a `defs/` tree: the valid targets and every problem found."""
+
+    targets: list[NopeInvocationTarget]
+    problems: list[Problem]
+    broken_manifests: dict[Path, list[Problem]] = field(default_factory=dict)
+    """Manifest file -> its problems; lenient mode shows these in the UI instead of failing."""
+
+
+class _ManifestProblems(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+
+
+def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
+    """Read every manifest below `defs_path` and check the graph they form together."""
+    defs_path = Path(defs_path).absolute()
+    if not defs_path.is_dir():
+        problem = Problem(defs_path.name or str(defs_path), 0, 0, "the defs folder does not exist")
+        return LoadedDefs([], [problem], {defs_path: [problem]})
+    reader = _ManifestReader(defs_path, target_map)
+    targets: list[NopeInvocationTarget] = []
+    broken: dict[Path, list[Problem]] = {}
+    for path in find_manifests(defs_path):
+        try:
+            targets.append(reader.read(path))
+        except _ManifestProblems as failure:
+            broken[path] = failure.problems
+        except YamlProblem as failure:
+            broken[path] = [failure.problem]
+
+    # A manifest with graph problems (unknown deps, cycles, duplicates) is broken too.
+    graph_problems = check_graph(targets)
+    for target in targets:
+        own = graph_problems.get(target.manifest_path)
+        if own:
+            broken[target.manifest_path] = own
+    valid = [target for target in targets if target.manifest_path not in broken]
+    problems = [problem for file_problems in broken.values() for problem in file_problems]
+    return LoadedDefs(valid, sorted(problems), dict(sorted(broken.items())))
+
+
+class _ManifestReader:
+    """Turns one manifest file into a target instance, or raises with all its problems."""
+
+    def __init__(self, defs_path: Path, target_map: TargetMap):
+        self.defs_path = defs_path
+        self.resolved_defs_path = defs_path.resolve()
+        self.repo_root = defs_path.parent
+        self.target_map = target_map
+        self._folder_listing: dict[Path, list[str]] = {}
+
+    def read(self, path: Path) -> NopeInvocationTarget:
+        display = path.relative_to(self.repo_root).as_posix()
+        problems: list[Problem] = []
+        below_defs = path.relative_to(self.defs_path).parts
+        if len(below_defs) == 1:
+            raise _ManifestProblems(
+                [Problem(display, 0, 0, "manifests live in a group folder: move it to defs/<group>/")]
+            )
+        group = below_defs[0]
+        for folder in below_defs[:-1]:
+            if not re.match(models.NAME_PATTERN, folder):
+                problems.append(
+                    Problem(display, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
+                )
+
+        document = read_yaml(path, display)
+        data = document.data
+        if data is None:
+            raise _ManifestProblems(
+                [*problems, Problem(display, 1, 1, "is empty; a manifest needs at least `target: subprocess`")]
+            )
+        if not isinstance(data, dict):
+            raise _ManifestProblems(
+                [*problems, Problem(display, 1, 1, "must be a mapping of `key: value` lines, e.g. `target: subprocess`")]
+            )
+        data, target_cls = self._pick_target(data, document, display)
+        model = models.manifest_model(
+            data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
+        )
+        try:
+            values = model.model_validate(data)
+        except ValidationError as error:
+            for detail in error.errors():
+                loc, message = describe(detail, model)
+                problems.append(Problem(display, *document.position(loc), message))
+            raise _ManifestProblems(problems) from None
+
+        asset_names = list(values.assets) if values.assets else [path.stem]
+        if not values.assets and not re.match(models.NAME_PATTERN, path.stem):
+            problems.append(
+                Problem(display, 1, 1, f"the file name `{path.stem}` names the asset, so it must be {_name_rule(path.stem)}")
+            )
+        script_path = self._script_path(values, path, target_cls, document, display, problems)
+        if problems:
+            raise _ManifestProblems(problems)
+
+        manifest = target_cls.InvocationTargetManifest(
+            values=values, path=path, defs_path=self.defs_path, group=group, script_path=script_path, document=document
+        )
+        empty = target_cls.AssetManifest.Model()
+        asset_manifests = [
+            target_cls.AssetManifest(
+                name=name,
+                values=values.assets[name] if values.assets else empty,
+                target_manifest=manifest,
+            )
+            for name in asset_names
+        ]
+        return target_cls(manifest, asset_manifests)
+
+    def _pick_target(
+        self, data: dict, document: YamlDocument, display: str
+    ) -> tuple[dict, type[NopeInvocationTarget]]:
+        """Find the target class the manifest names (`target:`, or the older spelling `kind:`)."""
+        known = ", ".join(f"`{name}`" for name in self.target_map)
+        if "target" in data and "kind" in data:
+            line, column = document.position(("kind",))
+            raise _ManifestProblems([Problem(display, line, column, "has both `target:` and `kind:`; keep `target:`")])
+        key = "kind" if "kind" in data else "target"
+        if key not in data:
+            raise _ManifestProblems(
+                [Problem(display, 1, 1, f"does not say how to run its script: add `target:` (one of {known})")]
+            )
+        name = data[key]
+        if not isinstance(name, str) or name not in self.target_map:
+            line, column = document.position((key,))
+            hint = did_you_mean(str(name), self.target_map) if isinstance(name, str) else ""
+            raise _ManifestProblems(
+                [Problem(display, line, column, f"unknown target `{name}`.{hint} Known targets: {known}")]
+            )
+        if key == "kind":
+            data = {("target" if k == "kind" else k): v for k, v in data.items()}
+        return data, self.target_map[name]
+
+    def _script_path(self, values, path: Path, target_cls, document, display, problems) -> Path:
+        """Resolve the script: `script:` relative to the manifest, or the sibling named like it."""
+        suffixes = target_cls.script_suffixes()
+        if values.script is None:
+            candidates = [
+                name for name in self._listing(path.parent) if Path(name).stem == path.stem and Path(name).suffix.lower() in suffixes
+            ]
+            if len(candidates) == 1:
+                return self._inside_defs(path.parent / candidates[0], display, (1, 1), problems)
+            if candidates:
+                problems.append(
+                    Problem(display, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
+                )
+            else:
+                wanted = " or ".join(f"`{path.stem}{suffix}`" for suffix in suffixes)
+                problems.append(Problem(display, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
+            return path
+        line, column = document.position(("script",))
+        script = Path(values.script)
+        if script.is_absolute():
+            problems.append(Problem(display, line, column, f"script `{values.script}` must be a path relative to the manifest"))
+            return path
+        candidate = path.parent / script
+        if not candidate.exists():
+            siblings = self._listing(path.parent)
+            problems.append(
+                Problem(display, line, column, f"script `{values.script}` does not exist.{did_you_mean(script.name, siblings)}")
+            )
+            return path
+        if candidate.suffix.lower() not in suffixes:
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    column,
+                    f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files",
+                )
+            )
+        return self._inside_defs(candidate, display, (line, column), problems)
+
+    def _inside_defs(self, candidate: Path, display: str, position: tuple[int, int], problems: list[Problem]) -> Path:
+        resolved = candidate.resolve()
+        if not resolved.is_relative_to(self.resolved_defs_path):
+            problems.append(
+                Problem(display, *position, f"script `{candidate.name}` points outside defs/ (to {resolved}); keep scripts inside defs/")
+            )
+        elif not resolved.is_file():
+            problems.append(Problem(display, *position, f"script `{candidate.name}` is not a file"))
+        return candidate.absolute()
+
+    def _listing(self, folder: Path) -> list[str]:
+        """File names in a folder, read once per folder (many manifests share one)."""
+        if folder not in self._folder_listing:
+            self._folder_listing[folder] = sorted(entry.name for entry in folder.iterdir())
+        return self._folder_listing[folder]
+
+
+def _name_rule(name: str) -> str:
+    suggestion = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "my_name"
+    return f"made of letters, digits and underscores only (try `{suggestion}`)"

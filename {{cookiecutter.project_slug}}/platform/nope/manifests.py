@@ -1,0 +1,163 @@
+"""The manifest objects platform owners customize.
+
+A target nests subclasses of these (`InvocationTargetManifest`, `AssetManifest`) and
+overrides properties; `super().<property>` always returns what the manifest file says,
+so a platform rule like "default owner when none is given" is one short property.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nope.models import AssetFields, TargetFields
+
+if TYPE_CHECKING:
+    from nope.yaml_reader import YamlDocument
+
+# Fenced-code languages for the script source shown in the asset description.
+_FENCE_LANGUAGE = {".py": "python", ".sh": "bash", ".r": "r", ".js": "javascript", ".sql": "sql", ".ts": "typescript"}
+
+
+class NopeInvocationTargetManifest:
+    """One manifest file: one invocation of one script, producing one or more assets."""
+
+    Model: type[TargetFields] = TargetFields
+    """The target-level keys a manifest may hold. Subclass to add or narrow keys."""
+
+    def __init__(
+        self,
+        *,
+        values: AssetFields,
+        path: Path,
+        defs_path: Path,
+        group: str,
+        script_path: Path,
+        document: YamlDocument,
+    ):
+        self.values = values  # the validated manifest file (a pydantic model instance)
+        self.path = path
+        self.defs_path = defs_path
+        self.group = group
+        self.script_path = script_path
+        self.document = document
+
+    @property
+    def relative_path(self) -> str:
+        """The manifest's path from the repository root, e.g. `defs/group_a/asset_one.yaml`."""
+        return self.path.relative_to(self.defs_path.parent).as_posix()
+
+    @property
+    def target(self) -> str:
+        return self.values.target  # type: ignore[attr-defined]
+
+    @property
+    def name(self) -> str:
+        """The manifest's file name without extension; names the single asset it may define."""
+        return self.path.stem
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags for every asset of this manifest (each asset's own tags win)."""
+        return dict(self.values.tags)
+
+    @property
+    def description(self) -> str | None:
+        return self.values.description
+
+    @cached_property
+    def script_bytes(self) -> bytes:
+        return self.script_path.read_bytes()
+
+    @property
+    def script_source(self) -> str:
+        return self.script_bytes.decode("utf-8", errors="replace")
+
+    @property
+    def code_version(self) -> str:
+        """Changes whenever what the invocation does changes.
+
+        Hashes the script's bytes, the target name and every target-level key of the manifest
+        (e.g. `script`, and keys a platform owner adds such as arguments). Descriptions,
+        owners, tags and metadata are left out: editing them does not make data stale.
+        """
+        invocation_keys = self.values.model_dump(include=set(self.Model.model_fields), mode="json")
+        digest = hashlib.sha256(self.script_bytes)
+        digest.update(json.dumps(invocation_keys, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+    def position(self, *path: str | int) -> tuple[int, int]:
+        """Line and column in the manifest file of the value at `path` (for error messages)."""
+        return self.document.position(tuple(path))
+
+
+class NopeAssetManifest:
+    """One asset of a manifest. Values not set on the asset fall back to the manifest's top level."""
+
+    Model: type[AssetFields] = AssetFields
+    """The keys an asset may hold. Subclass to add or narrow keys."""
+
+    def __init__(self, *, name: str, values: AssetFields, target_manifest: NopeInvocationTargetManifest):
+        self.name = name
+        self.values = values
+        self.target_manifest = target_manifest
+
+    def _value(self, field: str) -> Any:
+        """The asset's own value if it set one, else the manifest's top-level value."""
+        if field in self.values.model_fields_set:
+            return getattr(self.values, field)
+        return getattr(self.target_manifest.values, field)
+
+    @property
+    def yaml_path(self) -> tuple[str, ...]:
+        """Where this asset's own keys sit in the manifest file (the top level for a single asset)."""
+        top_level = self.target_manifest.values.assets is None  # type: ignore[attr-defined]
+        return () if top_level else ("assets", self.name)
+
+    @property
+    def key(self) -> str:
+        """The asset key with slashes: `<group>/<name>` unless the manifest sets `key:`."""
+        return self._value("key") or f"{self.target_manifest.group}/{self.name}"
+
+    @property
+    def deps(self) -> list[str]:
+        return list(self._value("deps"))
+
+    @property
+    def owners(self) -> list[str]:
+        return list(self._value("owners"))
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {**self.target_manifest.values.tags, **self.values.tags}
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self._value("kinds"))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {**self.target_manifest.values.metadata, **self.values.metadata}
+
+    @property
+    def description(self) -> str:
+        """The manifest's description, then the script's full source in a fenced code block."""
+        manifest = self.target_manifest
+        language = _FENCE_LANGUAGE.get(manifest.script_path.suffix.lower(), "")
+        source = manifest.script_source.rstrip()
+        fence = "`" * max(3, _longest_backtick_run(source) + 1)  # a fence the source cannot close
+        fenced = f"{fence}{language}\n{source}\n{fence}"
+        written = self._value("description")
+        return f"{written}\n\n{fenced}" if written else fenced
+
+    @property
+    def code_version(self) -> str:
+        return self.target_manifest.code_version
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)

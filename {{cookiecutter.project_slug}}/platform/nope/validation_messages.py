@@ -1,0 +1,103 @@
+"""Pydantic's validation errors, reworded for people who write manifests, not Python.
+
+"String should match pattern '^(team:...)$'" helps nobody; "owner `bob` must be an email
+address or `team:<name>`" does. Each rule below turns one kind of pydantic error into a
+sentence that names the key and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from nope import models
+from nope.problems import did_you_mean
+
+_PATTERN_MEANING = {
+    models.NAME_PATTERN: "a name of letters, digits and underscores only",
+    models.ASSET_KEY_PATTERN: "an asset key written `group/asset` (letters, digits, underscores; slashes between parts)",
+    models.OWNER_PATTERN: "an owner: an email address or `team:<name>`",
+    models.TAG_KEY_PATTERN: "a tag key: up to 63 letters, digits, `_`, `-` or `.` (one optional `prefix/`)",
+    models.TAG_VALUE_PATTERN: "a tag value: up to 63 letters, digits, `_`, `-` or `.`",
+}
+
+_TYPE_MEANING = {
+    "list_type": "a list, e.g. `[a, b]` or one `- item` per line",
+    "dict_type": "a mapping of `key: value` lines",
+    "model_type": "a mapping of `key: value` lines",
+    "model_attributes_type": "a mapping of `key: value` lines",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def dotted(loc: tuple[str | int, ...]) -> str:
+    """`('assets', 'a', 'deps', 0)` -> `assets.a.deps[0]`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str | int, ...], str]:
+    """The YAML path an error points at, and a message a practitioner can act on."""
+    loc = tuple(part for part in error["loc"] if part != "[key]")
+    kind = error["type"]
+    value = error.get("input")
+    where = dotted(loc)
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        key = str(loc[-1])
+        return loc, f"unknown key `{key}`.{did_you_mean(key, allowed)} Allowed here: {', '.join(sorted(allowed))}"
+    if kind == "missing":
+        return loc, f"`{where}` is required"
+    if kind == "string_pattern_mismatch":
+        meaning = _PATTERN_MEANING.get(error.get("ctx", {}).get("pattern", ""), "the expected format")
+        return loc, f"{where}: `{value}` is not {meaning}"
+    if kind in _TYPE_MEANING:
+        return loc, f"{where} must be {_TYPE_MEANING[kind]}, not {_describe_value(value)}"
+    if kind == "value_error":
+        return loc, (f"{where}: " if where else "") + str(error["ctx"]["error"])
+    return loc, f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def _describe_value(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, str):
+        return f"the text `{value}`"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"`{value}`"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the model accepts at `loc`, following nested models through `assets.<name>`."""
+    for part in loc:
+        if isinstance(part, int) or part not in model.model_fields:
+            continue  # a dict key such as the asset name: stay on the value model
+        annotation = model.model_fields[part].annotation
+        nested = _nested_model(annotation)
+        if nested is None:
+            break
+        model = nested
+    return [name for name in model.model_fields]
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model inside `Model`, `dict[str, Model]` or `dict[str, Model] | None`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _nested_model(argument)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,5 @@
+"""The company's customizations of the Nope loader (see project.py)."""
+
+from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class }}
+
+__all__ = ["{{ cookiecutter.__project_class }}"]

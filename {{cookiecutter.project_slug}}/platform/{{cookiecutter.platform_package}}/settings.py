@@ -1,0 +1,10 @@
+"""The answers given when this repository was generated, as plain data.
+
+Edit them here; `project.py` reads them. (Rendered with `tojson`, so any text is safe.)
+"""
+
+DEFAULT_OWNERS: list[str] = {{ cookiecutter.default_owners.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
+"""Owners of every asset whose manifest names none."""
+
+DEFAULT_KIND: str = {{ cookiecutter.default_kind_tag | tojson }}
+"""The kind badge every subprocess asset shows in the asset graph unless its manifest sets `kind`."""

@@ -1,0 +1,55 @@
+"""Shared fixtures: the repository's paths, a real Dagster instance, and scratch `defs/` trees."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFS_PATH = REPO_ROOT / "defs"
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
+    """A real, SQLite-backed Dagster instance in a temporary folder."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of this repository's defs/ in a scratch repo root, which becomes the cwd."""
+    root = tmp_path / "repo"
+    shutil.copytree(DEFS_PATH, root / "defs")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def make_defs(tmp_path: Path):
+    """Write a scratch defs/ tree from {relative path: text}; returns the defs/ path."""
+
+    def write(files: dict[str, str]) -> Path:
+        defs = tmp_path / "scratch" / "defs"
+        for relative, text in files.items():
+            path = defs / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        defs.mkdir(parents=True, exist_ok=True)
+        return defs
+
+    return write
+
+
+def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+    """Materialize every asset of `defs` on `instance`, the way a run from the UI would."""
+    return dg.materialize(
+        list(defs.assets or []), resources=defs.resources, instance=instance, raise_on_error=False, **kwargs
+    )
