@@ -1,7 +1,9 @@
 """Shape the generated repository to the answers; touches nothing outside it.
 
-Removes the example `defs/` groups (and the tests that exercise them) when they were not
-asked for, and stray bytecode caches copied from the template.
+Removes the optional targets (their loader module and tests) and the example `defs/` groups
+(and the tests that exercise them) that were not asked for, and stray bytecode caches copied
+from the template. Dependencies and README sections of optional targets are rendered
+conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
 """
 
 import json
@@ -12,6 +14,10 @@ ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
 ROOT = Path.cwd()
 
 EXAMPLE_PATHS = ["defs/group_a", "defs/sales", "tests/test_examples.py"]
+TARGET_PATHS = {
+    "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py"],
+    "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py"],
+}
 
 
 def remove(relative: str) -> None:
@@ -23,6 +29,10 @@ def remove(relative: str) -> None:
 
 
 if __name__ == "__main__":
+    for target, paths in TARGET_PATHS.items():
+        if ANSWERS[f"__include_{target}"] != "yes":
+            for relative in paths:
+                remove(relative)
     if ANSWERS["include_examples"] != "yes":
         for relative in EXAMPLE_PATHS:
             remove(relative)

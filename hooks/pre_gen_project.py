@@ -16,6 +16,7 @@ NAMES_TAKEN = {"nope", "dagster", "dagster_pipes", "platform", "tests", "defs", 
 OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+EXTRA_TARGETS = ("uv", "modal")  # `subprocess` always ships
 
 
 def problems(answers: dict) -> list[str]:
@@ -36,6 +37,8 @@ def problems(answers: dict) -> list[str]:
     elif package in NAMES_TAKEN or package in sys.stdlib_module_names:
         found.append(f"platform_package: `{package}` is already taken by Python or the platform; e.g. `{package}_platform`")
     owners = [owner.strip() for owner in answers["default_owners"].split(",") if owner.strip()]
+    if not owners:
+        found.append("default_owners: give at least one owner (an email address or `team:<name>`)")
     for owner in owners:
         if not OWNER.match(owner):
             found.append(f"default_owners: `{owner}` is neither an email address nor `team:<name>`")
@@ -43,6 +46,12 @@ def problems(answers: dict) -> list[str]:
         found.append(
             f"default_kind_tag: `{answers['default_kind_tag']}` must be 1 to 63 letters, digits, `_`, `-` or `.`"
         )
+    if answers["include_examples"] not in ("yes", "no"):
+        found.append(f"include_examples: `{answers['include_examples']}` must be `yes` or `no`")
+    for target in answers["extra_targets"].replace(" ", "").split(","):
+        if target not in (*EXTRA_TARGETS, "none", ""):
+            choices = ", ".join(f"`{name}`" for name in EXTRA_TARGETS)
+            found.append(f"extra_targets: `{target}` is not a target this template ships; choose from {choices} or `none`")
     return found
 
 

@@ -12,6 +12,7 @@ can validate a whole tree without paying for the Dagster import.
 from __future__ import annotations
 
 import inspect
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -125,4 +126,19 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         return [*interpreter, self.python_script_path]
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
-        return subprocess_client.run(context=context, command=self.command(), cwd=str(self.repo_root)).get_results()
+        command = self.command()
+        self.require_executable(command[0])
+        return subprocess_client.run(context=context, command=command, cwd=str(self.repo_root)).get_results()
+
+    def require_executable(self, executable: str) -> None:
+        """Fail the step with a sentence, not an OSError traceback, when the interpreter is missing."""
+        import dagster as dg
+
+        if shutil.which(executable) is None:
+            raise dg.Failure(
+                description=(
+                    f"`{self.manifest.relative_path}` runs its script with `{executable}`, which is not "
+                    f"installed where Dagster runs (not found on PATH). Install it there, or change the command "
+                    f"target `{self.manifest.target}` uses for `{self.script_path.suffix.lower()}` scripts."
+                )
+            )

@@ -1,10 +1,14 @@
+{%- set company = cookiecutter.__project_class.removesuffix('Project') -%}
 """The company platform: the targets practitioners may name, and their defaults.
 
-This is the platform owner's file. It follows the Nope tutorial's pattern: nested manifest
-classes override properties, `super()` gives what the manifest file says.
+This is the platform owner's file. It follows the Nope tutorial's pattern: a target's nested
+`InvocationTargetManifest` / `AssetManifest` classes override properties, and `super()` gives
+what the manifest file says. The default owners and kind tag come from `settings.py`.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from nope import (
     NopeAssetManifest,
@@ -13,24 +17,61 @@ from nope import (
     NopeProject,
     NopeSubprocessInvocationTarget,
 )
+{%- if cookiecutter.__include_modal == "yes" %}
+from nope.modal_target import NopeModalInvocationTarget
+{%- endif %}
+{%- if cookiecutter.__include_uv == "yes" %}
+from nope.uv_target import NopeUvInvocationTarget
+{%- endif %}
 
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_KIND, DEFAULT_OWNERS
 
 
-class {{ cookiecutter.__project_class.removesuffix('Project') }}SubprocessInvocationTarget(NopeSubprocessInvocationTarget):
-    """`target: subprocess`, with the company's kind tag and default owners."""
+class {{ company }}InvocationTargetManifest(NopeInvocationTargetManifest):
+    """Every manifest shows a kind badge in the asset graph."""
 
-    class InvocationTargetManifest(NopeInvocationTargetManifest):
-        @property
-        def tags(self) -> dict[str, str]:
-            # The manifest's own `kind` tag, if any, wins over the platform default.
-            return {"kind": DEFAULT_KIND, **super().tags}
+    kind: ClassVar[str] = DEFAULT_KIND
 
-    class AssetManifest(NopeAssetManifest):
-        @property
-        def owners(self) -> list[str]:
-            # Owners in the manifest replace the default entirely; they are not merged.
-            return super().owners or list(DEFAULT_OWNERS)
+    @property
+    def tags(self) -> dict[str, str]:
+        # The manifest's own `kind` tag, if any, wins over the platform default.
+        return {"kind": self.kind, **super().tags}
+
+
+class {{ company }}AssetManifest(NopeAssetManifest):
+    """Every asset has an owner."""
+
+    @property
+    def owners(self) -> list[str]:
+        # Owners in the manifest replace the default entirely; they are not merged.
+        return super().owners or list(DEFAULT_OWNERS)
+
+
+class {{ company }}SubprocessInvocationTarget(NopeSubprocessInvocationTarget):
+    """`target: subprocess`: the script runs on the platform's machine through Dagster Pipes."""
+
+    InvocationTargetManifest = {{ company }}InvocationTargetManifest
+    AssetManifest = {{ company }}AssetManifest
+{%- if cookiecutter.__include_uv == "yes" %}
+
+
+class {{ company }}UvInvocationTarget(NopeUvInvocationTarget):
+    """`target: uv`: the script runs with `uv run --script`, with the dependencies it declares."""
+
+    InvocationTargetManifest = {{ company }}InvocationTargetManifest
+    AssetManifest = {{ company }}AssetManifest
+{%- endif %}
+{%- if cookiecutter.__include_modal == "yes" %}
+
+
+class {{ company }}ModalInvocationTarget(NopeModalInvocationTarget):
+    """`target: modal`: the script runs on Modal, in the environment named after the git branch."""
+
+    class InvocationTargetManifest({{ company }}InvocationTargetManifest):
+        kind = "modal"
+
+    AssetManifest = {{ company }}AssetManifest
+{%- endif %}
 
 
 class {{ cookiecutter.__project_class }}(NopeProject):
@@ -38,4 +79,12 @@ class {{ cookiecutter.__project_class }}(NopeProject):
 
     @classmethod
     def invocation_target_map(cls) -> dict[str, type[NopeInvocationTarget]]:
-        return {"subprocess": {{ cookiecutter.__project_class.removesuffix('Project') }}SubprocessInvocationTarget}
+        return {
+            "subprocess": {{ company }}SubprocessInvocationTarget,
+{%- if cookiecutter.__include_uv == "yes" %}
+            "uv": {{ company }}UvInvocationTarget,
+{%- endif %}
+{%- if cookiecutter.__include_modal == "yes" %}
+            "modal": {{ company }}ModalInvocationTarget,
+{%- endif %}
+        }

@@ -1,0 +1,258 @@
+"""Run a baked repository's `dagster dev` for real and talk to its webserver's GraphQL API.
+
+The server runs in its own process group (webserver, daemon, code server and run workers are
+all in it), so stopping it stops every process it started, and the tests can check that none
+is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+READY_DEADLINE_SECONDS = 240
+RUN_DEADLINE_SECONDS = 300
+ENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def baked_env(repo: Path, **extra: str) -> dict[str, str]:
+    """The environment `make dev` sees once the repo is installed.
+
+    The template's test environment already holds the pinned Dagster set; instead of a
+    `pip install -e .` into it per baked repo, the repo's packages are put on PYTHONPATH.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DAGSTER_")}
+    env["PYTHONPATH"] = str(repo / "platform")
+    env["PATH"] = f"{ENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def mark_installed(repo: Path) -> None:
+    """Make `make install` a no-op: the pinned set is in the test environment already.
+
+    The Makefile installs when `pyproject.toml` is newer than `$(VENV)/bin/dagster`.
+    """
+    os.utime(repo / "pyproject.toml", (0, 0))
+
+
+class DagsterDev:
+    """A running `dagster dev` (started by `command`, from the repo's folder) and its GraphQL API."""
+
+    def __init__(self, repo: Path, port: int, command: list[str], env: dict[str, str], log: Path):
+        self.repo = repo
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log
+        self._log = open(log, "ab")  # noqa: SIM115 - kept open for the server's lifetime
+        self.process = subprocess.Popen(
+            command, cwd=repo, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.pgid = self.process.pid
+
+    @classmethod
+    def via_make(cls, repo: Path, log: Path, **env: str) -> DagsterDev:
+        """`make dev`, as the README says, on a free loopback port."""
+        port = free_port()
+        mark_installed(repo)
+        command = ["make", "dev", f"VENV={ENV_BIN.parent}", f"PORT={port}"]
+        return cls(repo, port, command, baked_env(repo, **env), log)
+
+    @classmethod
+    def direct(cls, repo: Path, home: Path, log: Path, **env: str) -> DagsterDev:
+        """The last step of `make dev` alone (no materialization first): for restarts."""
+        port = free_port()
+        command = [str(ENV_BIN / "dagster"), "dev", "--host", "127.0.0.1", "--port", str(port)]
+        return cls(repo, port, command, baked_env(repo, DAGSTER_HOME=str(home), **env), log)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def log_tail(self, chars: int = 6000) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def wait_until_ready(self) -> str:
+        """Wait until the code location is loaded; returns its name."""
+        deadline = time.monotonic() + READY_DEADLINE_SECONDS
+        last_error = ""
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"dagster dev exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                data = self.graphql(WORKSPACE_QUERY)
+                for entry in data["workspaceOrError"]["locationEntries"]:
+                    location = entry["locationOrLoadError"] or {}
+                    if location.get("__typename") == "PythonError":
+                        raise AssertionError(f"code location failed to load: {location['message']}")
+                    if entry["loadStatus"] == "LOADED" and location.get("__typename") == "RepositoryLocation":
+                        return entry["name"]
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+                last_error = str(error)
+            time.sleep(1)
+        raise AssertionError(f"dagster dev not ready after {READY_DEADLINE_SECONDS}s ({last_error}):\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """Stop every process of the group: `sig` first (SIGINT is Ctrl-C), SIGKILL if it hangs."""
+        try:
+            os.killpg(self.pgid, sig)
+            self.process.wait(timeout=60)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pgid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        wait_for_group_to_end(self.pgid)
+        self._log.close()
+
+    def kill(self) -> None:
+        """Kill the whole group at once, as a crash or an OOM kill would."""
+        self.stop(signal.SIGKILL)
+
+    # -- GraphQL ---------------------------------------------------------------------------
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.loads(response.read())
+        if payload.get("errors"):
+            raise AssertionError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def asset_nodes(self) -> list[dict]:
+        return self.graphql(ASSET_NODES_QUERY)["assetNodes"]
+
+    def launch(self, location: str, asset_keys: Iterable[str]) -> str:
+        """Launch a run materializing `asset_keys` (`group/name`); returns the run id."""
+        selector = {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "pipelineName": "__ASSET_JOB",
+            "assetSelection": [{"path": key.split("/")} for key in asset_keys],
+        }
+        data = self.graphql(LAUNCH_MUTATION, {"executionParams": {"selector": selector, "mode": "default"}})
+        result = data["launchPipelineExecution"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise AssertionError(f"launch failed: {result}")
+        return result["run"]["runId"]
+
+    def run_status(self, run_id: str) -> str:
+        return self.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]["status"]
+
+    def wait_for_run(self, run_id: str, until: Iterable[str] = ("SUCCESS", "FAILURE", "CANCELED")) -> str:
+        deadline = time.monotonic() + RUN_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            status = self.run_status(run_id)
+            if status in until:
+                return status
+            time.sleep(1)
+        raise AssertionError(f"run {run_id} still {status} after {RUN_DEADLINE_SECONDS}s:\n{self.log_tail()}")
+
+    def materializations(self, asset_key: str) -> list[dict]:
+        """Every materialization event of `asset_key`: run id and text metadata."""
+        data = self.graphql(MATERIALIZATIONS_QUERY, {"assetKey": {"path": asset_key.split("/")}})
+        asset = data["assetOrError"]
+        if asset["__typename"] != "Asset":
+            return []
+        return [
+            {
+                "runId": event["runId"],
+                "metadata": {entry["label"]: entry.get("text") for entry in event["metadataEntries"]},
+            }
+            for event in asset["assetMaterializations"]
+        ]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for_group_to_end(pgid: int, deadline_seconds: float = 60) -> None:
+    """Wait for every process of the group (children exit shortly after their parent)."""
+    deadline = time.monotonic() + deadline_seconds
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if group_alive(pgid):
+        os.killpg(pgid, signal.SIGKILL)
+        raise AssertionError(f"processes of group {pgid} outlived dagster dev")
+
+
+WORKSPACE_QUERY = """
+query {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+}
+"""
+
+ASSET_NODES_QUERY = """
+query {
+  assetNodes {
+    assetKey { path }
+    groupName
+    description
+    dependencyKeys { path }
+  }
+}
+"""
+
+LAUNCH_MUTATION = """
+mutation Launch($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message stack }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PipelineNotFoundError { message }
+  }
+}
+"""
+
+RUN_QUERY = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) { __typename ... on Run { status } }
+}
+"""
+
+MATERIALIZATIONS_QUERY = """
+query Materializations($assetKey: AssetKeyInput!) {
+  assetOrError(assetKey: $assetKey) {
+    __typename
+    ... on Asset {
+      assetMaterializations(limit: 1000) {
+        runId
+        metadataEntries { label ... on TextMetadataEntry { text } }
+      }
+    }
+  }
+}
+"""

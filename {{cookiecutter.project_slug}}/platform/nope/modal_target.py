@@ -1,0 +1,90 @@
+"""`target: modal`: run a script on Modal, in the Modal environment named after the git branch.
+
+This is the Nope tutorial's "more realistic example" shipped as a target. Practitioners keep
+writing ordinary Modal apps (`modal run my_script.py` works on their laptop); Dagster runs
+`modal run -e <environment> <script>` for them. Each git branch gets its own Modal
+environment, created the first time it is needed, so people working on different branches
+never overwrite each other's apps, logs or secrets.
+
+Needs the `modal` command where Dagster runs, logged in (`modal token new`, or the
+`MODAL_TOKEN_ID` / `MODAL_TOKEN_SECRET` environment variables). The platform does not
+install it: add `modal` to the platform's dependencies when you adopt this target.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nope.targets import NopeSubprocessInvocationTarget
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+# Modal environment names allow letters, digits, `-`, `_` and `.`, up to 64 characters.
+_NOT_ALLOWED_IN_ENVIRONMENT = re.compile(r"[^A-Za-z0-9._-]")
+_ENVIRONMENT_MAX_LENGTH = 64
+
+
+class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
+    """Runs `modal run -e <branch> <script>` through the `subprocess_client` resource."""
+
+    @classmethod
+    def script_suffixes(cls) -> tuple[str, ...]:
+        return (".py",)
+
+    def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
+        self.require_executable("git")
+        self.require_executable("modal")
+        branch = current_branch(self.repo_root)
+        environment = modal_environment_name(branch)
+        if environment not in modal_environments(self.repo_root):
+            context.log.info(f"Creating Modal environment `{environment}` for git branch `{branch}`.")
+            _output(["modal", "environment", "create", environment], self.repo_root)
+        context.log.info(f"Running on Modal in environment `{environment}` (git branch `{branch}`).")
+        command = ["modal", "run", "-e", environment, self.python_script_path]
+        return subprocess_client.run(context=context, command=command, cwd=str(self.repo_root)).get_results()
+
+
+def current_branch(repo_root: Path) -> str:
+    """The checked-out git branch; a detached HEAD has no branch to name an environment after."""
+    import dagster as dg
+
+    result = subprocess.run(
+        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=repo_root, capture_output=True, text=True
+    )
+    if result.returncode == 1:
+        raise dg.Failure(
+            description=f"`{repo_root}` has a detached HEAD: check out a branch; its name picks the Modal environment."
+        )
+    if result.returncode != 0:
+        raise dg.Failure(
+            description=f"Could not read the git branch of `{repo_root}`, which names the Modal environment: "
+            f"{result.stderr.strip()}"
+        )
+    return result.stdout.strip()
+
+
+def modal_environment_name(branch: str) -> str:
+    """`feature/new-model` -> `feature-new-model`: the branch, spelled the way Modal accepts."""
+    return _NOT_ALLOWED_IN_ENVIRONMENT.sub("-", branch)[:_ENVIRONMENT_MAX_LENGTH]
+
+
+def modal_environments(repo_root: Path) -> set[str]:
+    """Names of the Modal environments that exist, from `modal environment list --json`."""
+    return {environment["name"] for environment in json.loads(_output(["modal", "environment", "list", "--json"], repo_root))}
+
+
+def _output(command: list[str], cwd: Path) -> str:
+    """Run a short `modal` command; a failure (e.g. not logged in) fails the step with its stderr."""
+    import dagster as dg
+
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise dg.Failure(
+            description=f"`{' '.join(command)}` exited with code {result.returncode}: {result.stderr.strip()}"
+        )
+    return result.stdout
