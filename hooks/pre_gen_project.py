@@ -17,6 +17,7 @@ OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 EXTRA_TARGETS = ("uv", "modal")  # `subprocess` always ships
+STORAGES = ("sqlite", "postgres")  # the Dagster instance storage the generated repo is set up for
 
 
 def problems(answers: dict) -> list[str]:
@@ -52,6 +53,8 @@ def problems(answers: dict) -> list[str]:
         if target not in (*EXTRA_TARGETS, "none", ""):
             choices = ", ".join(f"`{name}`" for name in EXTRA_TARGETS)
             found.append(f"extra_targets: `{target}` is not a target this template ships; choose from {choices} or `none`")
+    if answers["dagster_storage"] not in STORAGES:
+        found.append(f"dagster_storage: `{answers['dagster_storage']}` must be `sqlite` or `postgres`")
     return found
 
 
