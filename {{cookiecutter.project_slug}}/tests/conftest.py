@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from modal_stand_in import ModalStandIn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFS_PATH = REPO_ROOT / "defs"
@@ -53,3 +55,11 @@ def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, **kwargs) ->
     return dg.materialize(
         list(defs.assets or []), resources=defs.resources, instance=instance, raise_on_error=False, **kwargs
     )
+
+
+@pytest.fixture
+def modal_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModalStandIn:
+    """A stand-in `modal` command first on PATH: Modal's cloud cannot be reached from tests."""
+    stand_in = ModalStandIn(tmp_path / "modal_bin")
+    monkeypatch.setenv("PATH", f"{stand_in.folder}{os.pathsep}{os.environ['PATH']}")
+    return stand_in

@@ -6,6 +6,7 @@ in the asset graph); code references link every asset to its manifest and script
 """
 
 from collections.abc import Iterable, Iterator
+from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -30,7 +31,7 @@ def build_assets_definition(target: "NopeInvocationTarget") -> dg.AssetsDefiniti
     )
     def _invocation(context: dg.AssetExecutionContext) -> Iterator[Any]:
         resources = {key: getattr(context.resources, key) for key in resource_keys}
-        yield from _results(target.invoke(context, **resources), context)
+        yield from _results(target.invoke(context, **resources), context, target)
 
     return _invocation
 
@@ -65,15 +66,29 @@ def _code_references(target: "NopeInvocationTarget") -> dict[str, dg.CodeReferen
     }
 
 
-def _results(returned: Any, context: dg.AssetExecutionContext) -> Iterable[Any]:
-    """Normalize what `invoke` returned into results Dagster accepts.
+def _results(returned: Any, context: dg.AssetExecutionContext, target: "NopeInvocationTarget") -> list[Any]:
+    """Normalize what `invoke` returned into results Dagster accepts, upstream assets first.
 
     None means "the run succeeded": every selected asset is reported materialized.
     """
     if returned is None:
-        return [dg.MaterializeResult(asset_key=key) for key in sorted(context.selected_asset_keys)]
-    if isinstance(returned, dg.PipesClientCompletedInvocation):
-        return returned.get_results()
-    if isinstance(returned, (dg.MaterializeResult, dg.AssetCheckResult)):
-        return [returned]
-    return list(returned)
+        results = [dg.MaterializeResult(asset_key=key) for key in context.selected_asset_keys]
+    elif isinstance(returned, dg.PipesClientCompletedInvocation):
+        results = returned.get_results()
+    elif isinstance(returned, (dg.MaterializeResult, dg.AssetCheckResult)):
+        results = [returned]
+    else:
+        results = list(returned)
+    return _in_dependency_order(target, results)
+
+
+def _in_dependency_order(target: "NopeInvocationTarget", results: list[Any]) -> list[Any]:
+    """`results` with each asset after those of the same manifest it depends on.
+
+    Dagster refuses a multi-asset that reports an asset before one of its own upstream
+    assets; a script (or `invoke`) should not have to know that. The sort is stable, so
+    results for one asset keep their order.
+    """
+    graph = {asset.key: asset.deps for asset in target.asset_manifests}
+    rank = {dg.AssetKey.from_user_string(key): i for i, key in enumerate(TopologicalSorter(graph).static_order())}
+    return sorted(results, key=lambda result: rank.get(result.asset_key, len(rank)))
