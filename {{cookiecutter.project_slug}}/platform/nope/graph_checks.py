@@ -28,7 +28,7 @@ def check_graph(targets: list[NopeInvocationTarget]) -> dict[Path, list[Problem]
         if target.op_name in op_names:
             other = op_names[target.op_name].manifest.relative_path
             found[target.manifest_path].append(
-                Problem(target.manifest.relative_path, 1, 1, f"runs under the same name as {other}; rename one of them")
+                Problem(target.manifest.relative_path, 1, 1, f"clashes with {other}: both would run as the Dagster op `{target.op_name}`; rename or remove one")
             )
         op_names[target.op_name] = target
         for asset in target.asset_manifests:

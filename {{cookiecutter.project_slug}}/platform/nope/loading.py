@@ -150,9 +150,11 @@ class _ManifestReader:
                 [Problem(display, 1, 1, f"does not say how to run its script: add `target:` (one of {known})")]
             )
         name = data[key]
+        line, column = document.position((key,))
+        if name is None:
+            raise _ManifestProblems([Problem(display, line, column, f"`{key}:` is empty; write one of {known}")])
         if not isinstance(name, str) or name not in self.target_map:
-            line, column = document.position((key,))
-            hint = did_you_mean(str(name), self.target_map) if isinstance(name, str) else ""
+            hint = did_you_mean(str(name), self.target_map)
             raise _ManifestProblems(
                 [Problem(display, line, column, f"unknown target `{name}`.{hint} Known targets: {known}")]
             )
@@ -168,7 +170,7 @@ class _ManifestReader:
                 name for name in self._listing(path.parent) if Path(name).stem == path.stem and Path(name).suffix.lower() in suffixes
             ]
             if len(candidates) == 1:
-                return self._inside_defs(path.parent / candidates[0], display, (1, 1), problems)
+                return self._inside_defs(path.parent / candidates[0], candidates[0], display, (1, 1), problems)
             if candidates:
                 problems.append(
                     Problem(display, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
@@ -183,13 +185,15 @@ class _ManifestReader:
             problems.append(Problem(display, line, column, f"script `{values.script}` must be a path relative to the manifest"))
             return path
         candidate = path.parent / script
+        if not candidate.resolve().is_relative_to(self.resolved_defs_path):
+            return self._inside_defs(candidate, values.script, display, (line, column), problems)
         if not candidate.exists():
             siblings = self._listing(path.parent)
             problems.append(
                 Problem(display, line, column, f"script `{values.script}` does not exist.{did_you_mean(script.name, siblings)}")
             )
             return path
-        if candidate.suffix.lower() not in suffixes:
+        if candidate.is_file() and candidate.suffix.lower() not in suffixes:
             problems.append(
                 Problem(
                     display,
@@ -198,16 +202,19 @@ class _ManifestReader:
                     f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files",
                 )
             )
-        return self._inside_defs(candidate, display, (line, column), problems)
+        return self._inside_defs(candidate, values.script, display, (line, column), problems)
 
-    def _inside_defs(self, candidate: Path, display: str, position: tuple[int, int], problems: list[Problem]) -> Path:
+    def _inside_defs(
+        self, candidate: Path, written: str, display: str, position: tuple[int, int], problems: list[Problem]
+    ) -> Path:
+        """Scripts must stay in defs/, also through symlinks: only defs/ is reviewed as practitioners' code."""
         resolved = candidate.resolve()
         if not resolved.is_relative_to(self.resolved_defs_path):
             problems.append(
-                Problem(display, *position, f"script `{candidate.name}` points outside defs/ (to {resolved}); keep scripts inside defs/")
+                Problem(display, *position, f"script `{written}` points outside defs/ (to {resolved}); keep scripts inside defs/")
             )
         elif not resolved.is_file():
-            problems.append(Problem(display, *position, f"script `{candidate.name}` is not a file"))
+            problems.append(Problem(display, *position, f"script `{written}` is not a file"))
         return candidate.absolute()
 
     def _listing(self, folder: Path) -> list[str]:

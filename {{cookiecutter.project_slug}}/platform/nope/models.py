@@ -51,7 +51,10 @@ class AssetFields(NopeModel):
     )
     owners: list[Owner] = Field(default_factory=list, description="Emails or `team:<name>` entries.")
     tags: dict[TagKey, TagValue] = Field(
-        default_factory=dict, description="Key-value labels. The tag `kind` becomes a Dagster kind badge."
+        default_factory=dict,
+        description="Key-value labels. The tag `kind` becomes a Dagster kind badge.",
+        # pydantic's schema only describes matching keys; editors should also flag the others.
+        json_schema_extra={"propertyNames": {"pattern": TAG_KEY_PATTERN}},
     )
     kinds: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]] = Field(
         default_factory=list, description="Kind badges shown in the asset graph, e.g. `python`, `csv`."
@@ -99,8 +102,14 @@ def manifest_model(
         __base__=(_ManifestRules, target_fields, asset_fields),
         __doc__=f"A manifest whose script is run by the `{target_name}` target.",
         target=(Literal[target_name], Field(description="How the script is run.")),
+        # No `| None`: `assets:` left empty is a mistake to report, not a single-asset manifest.
         assets=(
-            dict[AssetName, asset_fields] | None,
-            Field(None, description="Several assets made by one run of the script, by name."),
+            dict[AssetName, asset_fields],
+            Field(
+                None,
+                min_length=1,
+                description="Several assets made by one run of the script, by name.",
+                json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN}},  # editors flag bad names too
+            ),
         ),
     )

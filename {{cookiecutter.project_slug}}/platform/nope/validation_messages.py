@@ -51,6 +51,11 @@ def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str |
     kind = error["type"]
     value = error.get("input")
     where = dotted(loc)
+    if kind == "invalid_key" or (kind == "string_type" and error["loc"][-1] == "[key]"):
+        inside = f" under `{dotted(loc[:-1])}`" if loc[:-1] else ""
+        return loc, f"the key `{value}`{inside} must be text: write a name, or put it in quotes"
+    if kind == "too_short" and isinstance(value, dict):
+        return loc, f"`{where}:` lists nothing; add at least one entry, or remove `{where}:`"
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         key = str(loc[-1])

@@ -40,10 +40,14 @@ class YamlDocument:
     positions: dict[PathKey, tuple[int, int]]
 
     def position(self, path: PathKey) -> tuple[int, int]:
-        """The closest recorded position: the path itself, else its nearest parent."""
-        while path not in self.positions and path:
+        """The closest recorded position: the path itself, else its nearest parent.
+
+        Mapping keys are recorded as written (text), so a key YAML read as a number (`1:`)
+        is also looked up by its text.
+        """
+        while path and path not in self.positions and tuple(map(str, path)) not in self.positions:
             path = path[:-1]
-        return self.positions.get(path, (1, 1))
+        return self.positions.get(path) or self.positions.get(tuple(map(str, path)), (1, 1))
 
 
 class YamlProblem(Exception):
@@ -78,9 +82,14 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
-        raise fail(line, column, f"is not valid YAML: {message}") from None
+        line_text = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+        raise fail(line, column, f"is not valid YAML: {message}{_hint(message, line_text)}") from None
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise fail(line, column, f"holds the invisible character U+{error.character:04X}, which YAML does not allow; delete it") from None
     except yaml.YAMLError as error:
-        raise fail(1, 1, f"is not valid YAML: {error}") from None
+        raise fail(1, 1, f"is not valid YAML: {' '.join(str(error).split())}") from None
     finally:
         loader.dispose()
     return YamlDocument(data, _positions(node))
@@ -125,6 +134,21 @@ def _refuse_what_plain_data_never_needs(root: yaml.Node, fail) -> None:
         return total
 
     size(root)
+
+
+# YAML parser wording (libyaml's and PyYAML's) for the mistakes people make most, and the fix.
+_HINTS = {
+    "mapping values are not allowed": "; a value that contains `: ` must be quoted, or a key is indented too far",
+    "could not find expected ':'": "; every line needs `key: value`, or a value spanning lines must be quoted",
+    "found undefined alias": "; an `*alias` needs an `&anchor` above it",
+}
+
+
+def _hint(message: str, line_text: str) -> str:
+    """What to do about the parser's complaint, when the cause is a common one."""
+    if "\t" in line_text:
+        return "; indent with spaces, not tabs"
+    return next((hint for cause, hint in _HINTS.items() if cause in message), "")
 
 
 def _short_tag(tag: str) -> str:

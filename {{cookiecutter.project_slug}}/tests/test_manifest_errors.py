@@ -1,0 +1,309 @@
+"""Every kind of mistake a practitioner can make in defs/, and what they are told.
+
+Each case is a small defs/ tree and the problems it must produce: file, line, column and
+the words that tell the practitioner what to do. The platform's own project class is used,
+so these are exactly the messages `nope check` and the Dagster UI show in this repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+from nope import NopeManifestError
+
+SCRIPT = "print('ok')\n"
+
+# id -> (files, [(path, line, column, words the message must contain), ...])
+CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]] = {
+    "invalid YAML": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners: [team:x\n"},
+        [("defs/g/a.yaml", 3, 1, "is not valid YAML")],
+    ),
+    "tab indentation": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n\ta: {}\n"},
+        [("defs/g/a.yaml", 3, 1, "indent with spaces, not tabs")],
+    ),
+    "a value with a colon, unquoted": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: Note: refunds removed\n"},
+        [("defs/g/a.yaml", 2, 18, "must be quoted")],
+    ),
+    "unknown top-level key with a typo": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowner: [team:x]\n"},
+        [("defs/g/a.yaml", 2, 1, "unknown key `owner`. Did you mean `owners`?")],
+    ),
+    "unknown key inside an asset": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  x:\n    dep: [g/y]\n  y: {}\n"},
+        [("defs/g/a.yaml", 4, 5, "unknown key `dep`. Did you mean `deps`?")],
+    ),
+    "unknown target with a typo": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "# my asset\ntarget: subprocces\n"},
+        [("defs/g/a.yaml", 2, 1, "unknown target `subprocces`. Did you mean `subprocess`?")],
+    ),
+    "no target": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "script: a.py\n"},
+        [("defs/g/a.yaml", 1, 1, "add `target:`")],
+    ),
+    "empty target": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target:\n"},
+        [("defs/g/a.yaml", 1, 1, "`target:` is empty")],
+    ),
+    "both target and kind": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nkind: subprocess\n"},
+        [("defs/g/a.yaml", 2, 1, "has both `target:` and `kind:`")],
+    ),
+    "empty file": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "# nothing yet\n"},
+        [("defs/g/a.yaml", 1, 1, "is empty")],
+    ),
+    "a list instead of a mapping": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "- target: subprocess\n"},
+        [("defs/g/a.yaml", 1, 1, "must be a mapping of `key: value` lines")],
+    ),
+    "deps written as text, not a list": (
+        {"g/a.py": SCRIPT, "g/b.py": SCRIPT, "g/b.yaml": "target: subprocess\n", "g/a.yaml": "target: subprocess\ndeps: g/b\n"},
+        [("defs/g/a.yaml", 2, 1, "deps must be a list")],
+    ),
+    "dep written with a dot instead of a slash": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps:\n  - g.b\n"},
+        [("defs/g/a.yaml", 3, 5, "`g.b` is not an asset key written `group/asset`")],
+    ),
+    "unknown dep with a typo": (
+        {
+            "g/a.py": SCRIPT,
+            "g/a.yaml": "target: subprocess\n",
+            "g/b.py": SCRIPT,
+            "g/b.yaml": "target: subprocess\ndeps: [g/aa]\n",
+        },
+        [("defs/g/b.yaml", 2, 8, "unknown dep `g/aa`. Did you mean `g/a`?")],
+    ),
+    "unknown dep in another group": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps: [finance/ledger]\n"},
+        [("defs/g/a.yaml", 2, 8, "unknown dep `finance/ledger`. No manifest defines it.")],
+    ),
+    "dependency cycle across manifests": (
+        {
+            "g/a.py": SCRIPT,
+            "g/a.yaml": "target: subprocess\ndeps: [g/c]\n",
+            "g/b.py": SCRIPT,
+            "g/b.yaml": "target: subprocess\ndeps: [g/a]\n",
+            "g/c.py": SCRIPT,
+            "g/c.yaml": "target: subprocess\ndeps: [g/b]\n",
+        },
+        [("defs/g/a.yaml", 2, 8, "dependency cycle: g/a -> g/c -> g/b -> g/a")],
+    ),
+    "an asset depending on itself": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps: [g/a]\n"},
+        [("defs/g/a.yaml", 2, 8, "dependency cycle: g/a -> g/a")],
+    ),
+    "duplicate asset key across manifests": (
+        {
+            "g/a.py": SCRIPT,
+            "g/a.yaml": "target: subprocess\n",
+            "g/b.py": SCRIPT,
+            "g/b.yaml": "target: subprocess\nassets:\n  a: {}\n",
+        },
+        [("defs/g/b.yaml", 3, 3, "asset `g/a` is already defined in defs/g/a.yaml:1")],
+    ),
+    "duplicate explicit key": (
+        {
+            "g/a.py": SCRIPT,
+            "g/a.yaml": "target: subprocess\nkey: shared/thing\n",
+            "h/b.py": SCRIPT,
+            "h/b.yaml": "target: subprocess\nkey: shared/thing\n",
+        },
+        [("defs/h/b.yaml", 1, 1, "asset `shared/thing` is already defined in defs/g/a.yaml")],
+    ),
+    "the same key twice in one file": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners: [team:a]\nowners: [team:b]\n"},
+        [("defs/g/a.yaml", 3, 1, "has the key `owners` twice (first on line 2)")],
+    ),
+    "invalid asset name": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  daily-revenue: {}\n"},
+        [("defs/g/a.yaml", 3, 3, "`daily-revenue` is not a name of letters, digits and underscores")],
+    ),
+    "invalid file name for a single asset": (
+        {"g/daily revenue.py": SCRIPT, "g/daily revenue.yaml": "target: subprocess\n"},
+        [("defs/g/daily revenue.yaml", 1, 1, "(try `daily_revenue`)")],
+    ),
+    "invalid group folder name": (
+        {"sales-eu/a.py": SCRIPT, "sales-eu/a.yaml": "target: subprocess\n"},
+        [("defs/sales-eu/a.yaml", 0, 0, "the folder name `sales-eu` is not made of letters, digits and underscores only (try `sales_eu`)")],
+    ),
+    "manifest outside any group": (
+        {"a.py": SCRIPT, "a.yaml": "target: subprocess\n"},
+        [("defs/a.yaml", 0, 0, "move it to defs/<group>/")],
+    ),
+    "missing script, with a suggestion": (
+        {"g/orders.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: order.py\n"},
+        [("defs/g/a.yaml", 2, 1, "script `order.py` does not exist. Did you mean `orders.py`?")],
+    ),
+    "no script next to the manifest": (
+        {"g/a.yaml": "target: subprocess\n"},
+        [("defs/g/a.yaml", 1, 1, "has no script: add `a.py`")],
+    ),
+    "script leaving defs/ through ..": (
+        {"g/a.yaml": "target: subprocess\nscript: ../../secrets.py\n", "../secrets.py": SCRIPT},
+        [("defs/g/a.yaml", 2, 1, "script `../../secrets.py` points outside defs/")],
+    ),
+    "script with an absolute path": (
+        {"g/a.yaml": "target: subprocess\nscript: /etc/passwd\n"},
+        [("defs/g/a.yaml", 2, 1, "must be a path relative to the manifest")],
+    ),
+    "script of a type the target cannot run": (
+        {"g/a.txt": "hello\n", "g/a.yaml": "target: subprocess\nscript: a.txt\n"},
+        [("defs/g/a.yaml", 2, 1, "target `subprocess` runs .py")],
+    ),
+    "script that is a folder": (
+        {"g/code/x.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: code\n"},
+        [("defs/g/a.yaml", 2, 1, "script `code` is not a file")],
+    ),
+    "owner that is neither email nor team": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners:\n  - team:x\n  - bob\n"},
+        [("defs/g/a.yaml", 4, 5, "`bob` is not an owner: an email address or `team:<name>`")],
+    ),
+    "tags as a list": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ntags: [pii]\n"},
+        [("defs/g/a.yaml", 2, 1, "tags must be a mapping of `key: value` lines, not a list")],
+    ),
+    "tag value with spaces": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ntags:\n  tier: gold class\n"},
+        [("defs/g/a.yaml", 3, 3, "`gold class` is not a tag value")],
+    ),
+    "description that YAML reads as a date": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: 2024-01-31\n"},
+        [("defs/g/a.yaml", 2, 1, "description must be text")],
+    ),
+    "a number as a key": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n2024: yes\n"},
+        [("defs/g/a.yaml", 2, 1, "the key `2024` must be text")],
+    ),
+    "empty assets mapping": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets: {}\n"},
+        [("defs/g/a.yaml", 2, 1, "`assets:` lists nothing")],
+    ),
+    "assets left empty": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n"},
+        [("defs/g/a.yaml", 2, 1, "assets must be a mapping")],
+    ),
+    "top-level key with assets": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nkey: x/y\nassets:\n  b: {}\n"},
+        [("defs/g/a.yaml", 1, 1, "with `assets:`, set `key:` under each asset")],
+    ),
+    "a YAML tag that would build a Python object": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: !!python/object/apply:os.system [touch pwned]\n"},
+        [("defs/g/a.yaml", 2, 14, "uses the YAML tag `!!python/object/apply:os.system`")],
+    ),
+    "a custom YAML tag": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners: !Ref team\n"},
+        [("defs/g/a.yaml", 2, 9, "uses the YAML tag `!Ref`; manifests hold plain data only")],
+    ),
+    "anchors and aliases that would blow up memory": (
+        {
+            "g/a.py": SCRIPT,
+            "g/a.yaml": "target: subprocess\n"
+            + "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+        },
+        [("defs/g/a.yaml", 6, 5, "expands to more than 100,000 values")],
+    ),
+    "a file that is not UTF-8": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: Caf\xe9\n".encode("latin-1")},
+        [("defs/g/a.yaml", 2, 1, "is not UTF-8 text (byte 0xe9)")],
+    ),
+    "an invisible control character": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: a\x07b\n"},
+        [("defs/g/a.yaml", 2, 15, "invisible character U+0007")],
+    ),
+    "two documents in one file": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n---\ntarget: subprocess\n"},
+        [("defs/g/a.yaml", 2, 1, "expected a single document")],
+    ),
+    "a .yaml and a .yml of the same name": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n", "g/a.yml": "target: subprocess\n"},
+        [
+            ("defs/g/a.yml", 1, 1, "asset `g/a` is already defined in defs/g/a.yaml"),
+            ("defs/g/a.yml", 1, 1, "clashes with defs/g/a.yaml"),
+        ],
+    ),
+}
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    defs = root / "repo" / "defs"
+    defs.mkdir(parents=True)
+    for relative, content in files.items():
+        path = defs / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return defs
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_each_mistake_names_the_file_line_and_fix(case: str, tmp_path: Path):
+    files, expected = CASES[case]
+    problems = Project.load(write_tree(tmp_path, files)).problems
+    found = [(problem.path, problem.line, problem.column) for problem in problems]
+    assert found == [(path, line, column) for path, line, column, _ in expected], [str(p) for p in problems]
+    for problem, (_, _, _, words) in zip(problems, expected):
+        assert words in problem.message, str(problem)
+        assert "\n" not in problem.message  # one line each: editors and CI parse `path:line:col: message`
+
+
+def test_the_cases_cover_at_least_twenty_kinds_of_mistakes():
+    assert len(CASES) >= 20
+
+
+def test_a_python_object_tag_never_runs(tmp_path: Path):
+    marker = tmp_path / "pwned"
+    files = {"g/a.py": SCRIPT, "g/a.yaml": f"target: subprocess\ndescription: !!python/object/apply:os.system [touch {marker}]\n"}
+    Project.load(write_tree(tmp_path, files))
+    assert not marker.exists()
+
+
+def test_a_symlinked_script_leading_out_of_defs_is_refused(tmp_path: Path):
+    defs = write_tree(tmp_path, {"g/a.yaml": "target: subprocess\n"})
+    outside = tmp_path / "outside.py"
+    outside.write_text(SCRIPT)
+    os.symlink(outside, defs / "g" / "a.py")
+    [problem] = Project.load(defs).problems
+    assert (problem.path, problem.line) == ("defs/g/a.yaml", 1)
+    assert "points outside defs/" in problem.message
+
+
+def test_every_mistake_of_a_tree_is_reported_in_one_run(tmp_path: Path):
+    defs = write_tree(
+        tmp_path,
+        {
+            "sales/orders.py": SCRIPT,
+            "sales/orders.yaml": "target: subprocess\nowner: [team:sales]\n",
+            "sales/revenue.py": SCRIPT,
+            "sales/revenue.yaml": "target: subprocess\nassets:\n  daily:\n    deps: [sales/order]\n  by-customer: {}\n",
+            "finance/ledger.yaml": "target: subproces\n",
+            "finance/report.py": SCRIPT,
+            "finance/report.yaml": "target: subprocess\ndeps: [finance/report]\n",
+            "marketing/spend.py": SCRIPT,
+            "marketing/spend.yaml": "target: subprocess\ntags: [x\n",
+        },
+    )
+    with pytest.raises(NopeManifestError) as raised:
+        Project.make_definitions(defs_path=defs)
+    text = str(raised.value)
+    assert text.startswith("5 problems in the manifests under defs/:")
+    for line in [
+        "defs/finance/ledger.yaml:1:1: unknown target `subproces`. Did you mean `subprocess`?",
+        "defs/finance/report.yaml:2:8: dependency cycle: finance/report -> finance/report",
+        "defs/marketing/spend.yaml:3:1: is not valid YAML",
+        "defs/sales/orders.yaml:2:1: unknown key `owner`. Did you mean `owners`?",
+        "defs/sales/revenue.yaml:5:3: assets.by-customer: `by-customer` is not a name",
+    ]:
+        assert line in text, text
+    assert "Traceback" not in text
+    # The problems are data too, for the command line and for tests.
+    assert len({problem.path for problem in raised.value.problems}) == 5
