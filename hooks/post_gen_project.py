@@ -1,9 +1,10 @@
 """Shape the generated repository to the answers; touches nothing outside it.
 
-Removes the optional targets (their loader module and tests) and the example `defs/` groups
-(and the tests that exercise them) that were not asked for, the PostgreSQL instance settings (`dagster.yaml`)
-unless `postgres` was chosen, and stray bytecode caches copied from the template. Dependencies and README sections of optional targets are rendered
-conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
+Removes the optional targets (their loader module, tests and part of `nope.schema.json`)
+and the example `defs/` groups (and the tests that exercise them) that were not asked for,
+the PostgreSQL instance settings (`dagster.yaml`) unless `postgres` was chosen, and stray
+bytecode caches copied from the template. Dependencies and README sections of optional
+targets are rendered conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
 """
 
 import json
@@ -20,6 +21,21 @@ TARGET_PATHS = {
 }
 
 
+def drop_from_schema(target: str) -> None:
+    """Take a target out of the committed `nope.schema.json` (made with every target).
+
+    Plain JSON editing, since this hook cannot count on pydantic being installed; it follows
+    the layout `nope/schema.py` writes, and the generated repo's test_schema.py proves the
+    result equals what `nope schema` produces for the targets that were kept.
+    """
+    path = ROOT / "nope.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema["properties"]["target"]["enum"].remove(target)
+    schema["allOf"] = [rule for rule in schema["allOf"] if rule["if"]["properties"]["target"]["const"] != target]
+    del schema["$defs"][target]
+    path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def remove(relative: str) -> None:
     path = ROOT / relative
     if path.is_dir():
@@ -33,6 +49,7 @@ if __name__ == "__main__":
         if ANSWERS[f"__include_{target}"] != "yes":
             for relative in paths:
                 remove(relative)
+            drop_from_schema(target)
     if ANSWERS["include_examples"] != "yes":
         for relative in EXAMPLE_PATHS:
             remove(relative)

@@ -1,0 +1,261 @@
+"""The `nope` command: check, list, scaffold and describe manifests without Dagster.
+
+    nope check [PATH] [--format text|json|github]   validate defs/; exit 1 with problems
+    nope list [--format table|json]                 the assets the manifests define
+    nope new <group>/<name> [--target T] [--assets a,b]
+    nope schema [-o FILE]                           the JSON Schema editors use
+
+It finds the project the way `definitions.py` does, from `[tool.nope]` in the nearest
+`pyproject.toml` (`project = "package:ProjectClass"`, `defs = "defs"`), so it validates with
+the platform's own targets. Nothing here imports Dagster: checking a tree stays fast enough
+for a pre-commit hook, and a test keeps it that way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from nope import scaffold
+from nope.loading import LoadedDefs
+from nope.models import NAME_PATTERN
+from nope.problems import Problem, did_you_mean
+from nope.project import NopeProject
+from nope.schema import manifest_schema, render
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (not in defs/): printed, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the repository is, which project class to use, and where its defs/ folder is."""
+
+    repo_root: Path
+    project: type[NopeProject]
+    defs_path: Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args, _config(Path.cwd()))
+    except UsageError as error:
+        print(f"nope: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nope", description="Check and scaffold the manifests under defs/.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate every manifest; exit 1 if there are problems")
+    check.add_argument("path", nargs="?", type=Path, help="the defs/ folder (default: from pyproject.toml)")
+    check.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text",
+        help="text (default), json, or GitHub annotations (default inside GitHub Actions)",
+    )
+    check.set_defaults(command=_check)
+
+    listing = commands.add_parser("list", help="the assets the manifests define")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing.set_defaults(command=_list)
+
+    new = commands.add_parser("new", help="write a script and a manifest that pass `nope check`")
+    new.add_argument("name", help="<group>/<name>, e.g. sales/orders")
+    new.add_argument("--target", default="subprocess", help="the target that runs the script (default: subprocess)")
+    new.add_argument("--assets", default="", help="several assets from one script: comma-separated names")
+    new.set_defaults(command=_new)
+
+    schema = commands.add_parser("schema", help="print (or write) the JSON Schema of manifests")
+    schema.add_argument("-o", "--output", type=Path, help="write to this file instead of printing")
+    schema.set_defaults(command=_schema)
+    return parser
+
+
+def _config(start: Path) -> Config:
+    """Read `[tool.nope]` from the nearest pyproject.toml at or above `start`."""
+    for folder in [start, *start.parents]:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            settings = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("nope")
+            if settings is not None:
+                return Config(folder, _import_project(settings.get("project", ""), folder), folder / settings.get("defs", "defs"))
+    raise UsageError(f"no pyproject.toml with a [tool.nope] table in {start} or above; run nope inside the platform repository")
+
+
+def _import_project(spec: str, repo_root: Path) -> type[NopeProject]:
+    """`package:ProjectClass` -> the class. The repo's platform/ folder is importable without install."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise UsageError(f"[tool.nope] project must read `package:ProjectClass`, got `{spec}`")
+    platform = str(repo_root / "platform")
+    if platform not in sys.path:
+        sys.path.insert(0, platform)
+    project = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(project, type) and issubclass(project, NopeProject)):
+        raise UsageError(f"[tool.nope] project `{spec}` is not a NopeProject subclass")
+    return project
+
+
+def _check(args: argparse.Namespace, config: Config) -> int:
+    defs_path = args.path or config.defs_path
+    loaded = config.project.load(defs_path)
+    if args.format == "json":
+        print(json.dumps(_check_report(loaded), indent=2))
+    else:
+        for problem in loaded.problems:
+            print(_github_annotation(problem) if args.format == "github" else problem)
+        print(_summary(loaded, defs_path), file=sys.stderr if loaded.problems else sys.stdout)
+    return EXIT_PROBLEMS if loaded.problems else EXIT_OK
+
+
+def _check_report(loaded: LoadedDefs) -> dict[str, object]:
+    return {
+        "ok": not loaded.problems,
+        "manifests": len(loaded.targets) + len(loaded.broken_manifests),
+        "assets": sum(len(target.asset_manifests) for target in loaded.targets),
+        "problems": [problem.as_dict() for problem in loaded.problems],
+    }
+
+
+def _summary(loaded: LoadedDefs, defs_path: Path) -> str:
+    manifests = len(loaded.targets) + len(loaded.broken_manifests)
+    if not loaded.problems:
+        assets = sum(len(target.asset_manifests) for target in loaded.targets)
+        return f"{defs_path.name}/: {manifests} manifests, {assets} assets, no problems"
+    files = len({problem.path for problem in loaded.problems})
+    return f"{len(loaded.problems)} problem(s) in {files} file(s) ({manifests} manifests checked)"
+
+
+def _github_annotation(problem: Problem) -> str:
+    """A GitHub Actions workflow command: the problem shows on the pull request's diff."""
+    where = f"file={_escape_property(problem.path)}"
+    if problem.line:
+        where += f",line={problem.line},col={problem.column}"
+    return f"::error {where},title=nope check::{_escape_data(problem.message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _list(args: argparse.Namespace, config: Config) -> int:
+    loaded = config.project.load(config.defs_path)
+    rows = [
+        {
+            "key": asset.key,
+            "group": target.group,
+            "target": target.manifest.target,
+            "deps": asset.deps,
+            "owners": asset.owners,
+            "manifest": target.manifest.relative_path,
+        }
+        for target in loaded.targets
+        for asset in target.asset_manifests
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        print(_table(rows, ["key", "group", "target", "deps", "owners"]))
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    return EXIT_PROBLEMS if loaded.problems else EXIT_OK
+
+
+def _table(rows: list[dict[str, object]], columns: list[str]) -> str:
+    cells = [[", ".join(value) if isinstance(value, list) else str(value) for value in (row[c] for c in columns)] for row in rows]
+    widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
+    lines = [[column.upper() for column in columns], *cells]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def _new(args: argparse.Namespace, config: Config) -> int:
+    """Write `<group>/<name>.yaml` and its script; keep them only if they pass the check."""
+    group, name = _group_and_name(args.name)
+    targets = config.project.invocation_target_map()
+    if args.target not in targets:
+        known = ", ".join(f"`{known}`" for known in targets)
+        raise UsageError(f"unknown target `{args.target}`.{did_you_mean(args.target, targets)} Known targets: {known}")
+    asset_names = [part.strip() for part in args.assets.split(",") if part.strip()]
+    for asset_name in asset_names:
+        _require_name(asset_name, "asset name")
+    suffix = targets[args.target].script_suffixes()[0]
+    folder = config.defs_path / group
+    manifest_path, script_path = folder / f"{name}.yaml", folder / f"{name}{suffix}"
+    for path in (manifest_path, script_path, folder / f"{name}.yml"):
+        if path.exists():
+            raise UsageError(f"{path.relative_to(config.repo_root).as_posix()} already exists; pick another name or edit it")
+
+    asset_keys = [f"{group}/{asset}" for asset in asset_names] or [f"{group}/{name}"]
+    manifest = scaffold.manifest_text(
+        manifest_path=manifest_path,
+        repo_root=config.repo_root,
+        target=args.target,
+        script_name=script_path.name,
+        asset_names=asset_names,
+    )
+    script = scaffold.script_text(suffix=suffix, asset_keys=asset_keys, single=not asset_names)
+    problems_before = set(config.project.load(config.defs_path).problems)
+    created_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    script_path.write_text(script, encoding="utf-8")
+    manifest_path.write_text(manifest, encoding="utf-8")
+
+    # The new files may clash with others (a key already taken): then nothing stays written.
+    introduced = sorted(set(config.project.load(config.defs_path).problems) - problems_before)
+    if introduced:
+        manifest_path.unlink()
+        script_path.unlink()
+        if created_folder:
+            folder.rmdir()
+        for problem in introduced:
+            print(problem, file=sys.stderr)
+        print("nope: nothing was written.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    for path in (script_path, manifest_path):
+        print(f"created {path.relative_to(config.repo_root).as_posix()}")
+    return EXIT_OK
+
+
+def _group_and_name(text: str) -> tuple[str, str]:
+    parts = text.strip("/").split("/")
+    if len(parts) != 2:
+        raise UsageError(f"`{text}`: write <group>/<name>, e.g. sales/orders")
+    group, name = parts
+    _require_name(group, "group")
+    _require_name(name, "name")
+    return group, name
+
+
+def _require_name(text: str, what: str) -> None:
+    if not re.match(NAME_PATTERN, text):
+        suggestion = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "my_name"
+        raise UsageError(f"{what} `{text}` must use letters, digits and underscores only (try `{suggestion}`)")
+
+
+def _schema(args: argparse.Namespace, config: Config) -> int:
+    text = render(manifest_schema(config.project.invocation_target_map()))
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

@@ -1,0 +1,58 @@
+"""The files `nope new` writes: a manifest and a script that pass `nope check` as they are.
+
+Kept apart from the command line so a platform owner can change what new assets start
+from (say, a company header in every script) without reading argument parsing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SCHEMA_FILE = "nope.schema.json"
+
+
+def manifest_text(
+    *, manifest_path: Path, repo_root: Path, target: str, script_name: str, asset_names: list[str]
+) -> str:
+    """A manifest with the editor's schema line, the target, the script and commented hints."""
+    schema = Path(os.path.relpath(repo_root / SCHEMA_FILE, manifest_path.parent)).as_posix()
+    lines = [
+        f"# yaml-language-server: $schema={schema}",
+        f"target: {target}",
+        f"script: {script_name}",
+        "# description: What this holds, in one sentence.",
+        "# owners: [team:your-team]",
+    ]
+    if asset_names:
+        lines.append("assets:  # each may set description, deps, owners, tags: `name: {deps: [group/asset]}`")
+        lines += [f"  {name}: {{}}" for name in asset_names]
+    else:
+        lines.append("# deps: [group/asset]")
+    return "\n".join(lines) + "\n"
+
+
+def script_text(*, suffix: str, asset_keys: list[str], single: bool) -> str:
+    """A script that runs and reports its assets; Python ones through Dagster Pipes."""
+    if suffix.lower() != ".py":
+        comment = "//" if suffix.lower() == ".js" else "#"
+        return f"{comment} Makes {', '.join(asset_keys)}. Exiting with code 0 marks it materialized.\n"
+    if single:
+        reports = ['    pipes.report_asset_materialization(metadata={"rows": 0})']
+    else:
+        reports = [
+            f'    pipes.report_asset_materialization(asset_key="{key}", metadata={{"rows": 0}})' for key in asset_keys
+        ]
+    return "\n".join(
+        [
+            f'"""Makes {", ".join(asset_keys)}. Runs from the repository root."""',
+            "",
+            "from dagster_pipes import open_dagster_pipes",
+            "",
+            "with open_dagster_pipes() as pipes:",
+            '    pipes.log.info("starting")',
+            "    # Your code here: read, transform, write.",
+            *reports,
+            "",
+        ]
+    )

@@ -1,0 +1,231 @@
+"""The `nope` command, run the way practitioners' CI and pre-commit hooks run it: a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from conftest import REPO_ROOT, materialize
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+
+PLATFORM = REPO_ROOT / "platform"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A scratch platform repository: this repo's pyproject.toml and schema, an empty defs/."""
+    root = tmp_path / "repo"
+    (root / "defs").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copy(REPO_ROOT / "nope.schema.json", root / "nope.schema.json")
+    return root
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def nope(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m nope ...` in `cwd`, outside GitHub Actions unless `env` says otherwise."""
+    environment = {key: value for key, value in os.environ.items() if key != "GITHUB_ACTIONS"}
+    environment.update(PYTHONPATH=str(PLATFORM), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "nope", *args], cwd=cwd, env=environment, capture_output=True, text=True
+    )
+
+
+BROKEN = {
+    "defs/g/a.py": "print(1)\n",
+    "defs/g/a.yaml": "target: subprocess\nownerz: [team:x]\n",
+    "defs/h/b.py": "print(1)\n",
+    "defs/h/b.yaml": "target: subprocess\ndeps: [g/aa]\n",
+}
+
+
+def test_check_on_this_repository_is_clean():
+    result = nope("check", cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no problems" in result.stdout
+
+
+def test_check_lists_every_problem_as_path_line_column_and_exits_1(repo: Path):
+    write(repo, BROKEN)
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "defs/g/a.yaml:2:1: unknown key `ownerz`. Did you mean `owners`? "
+        "Allowed here: assets, deps, description, key, kinds, metadata, owners, script, tags, target",
+        "defs/h/b.yaml:2:8: unknown dep `g/aa`. No manifest defines it.",
+    ]
+    assert "2 problem(s) in 2 file(s)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_also_runs_from_a_subfolder_and_takes_a_path(repo: Path, tmp_path: Path):
+    write(repo, BROKEN)
+    assert nope("check", cwd=repo / "defs" / "g").returncode == 1
+    clean = tmp_path / "elsewhere" / "defs"
+    write(clean.parent, {"defs/g/a.py": "print(1)\n", "defs/g/a.yaml": "target: subprocess\n"})
+    result = nope("check", str(clean), cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_json_is_for_machines(repo: Path):
+    write(repo, BROKEN)
+    result = nope("check", "--format", "json", cwd=repo)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert report["ok"] is False
+    assert report["manifests"] == 2
+    assert report["problems"][0] == {
+        "path": "defs/g/a.yaml",
+        "line": 2,
+        "column": 1,
+        "message": report["problems"][0]["message"],
+    }
+    assert report["problems"][1]["message"].startswith("unknown dep `g/aa`")
+
+
+def test_check_inside_github_actions_prints_annotations(repo: Path):
+    write(repo, BROKEN)
+    result = nope("check", cwd=repo, GITHUB_ACTIONS="true")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("::error file=defs/g/a.yaml,line=2,col=1,title=nope check::unknown key `ownerz`.")
+    assert lines[1] == "::error file=defs/h/b.yaml,line=2,col=8,title=nope check::unknown dep `g/aa`. No manifest defines it."
+
+
+def test_check_never_imports_dagster(repo: Path):
+    write(repo, BROKEN)
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['nope', 'check']\n"
+        "try:\n"
+        "    runpy.run_module('nope', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "loaded = sorted(name for name in sys.modules if name.split('.')[0] in ('dagster', 'dagster_pipes'))\n"
+        "print('DAGSTER MODULES:', loaded)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(PLATFORM)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stderr  # the problems were found...
+    assert "DAGSTER MODULES: []" in result.stdout  # ...without importing Dagster
+
+
+def test_outside_a_platform_repository_it_says_so(tmp_path: Path):
+    result = nope("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no pyproject.toml with a [tool.nope] table" in result.stderr
+
+
+def test_list_shows_key_group_target_deps_and_owners():
+    table = nope("list", cwd=REPO_ROOT)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["KEY", "GROUP", "TARGET", "DEPS", "OWNERS"]
+    rows = json.loads(nope("list", "--format", "json", cwd=REPO_ROOT).stdout)
+    expected = {
+        asset.key: (target.group, target.manifest.target, asset.deps, asset.owners)
+        for target in Project.load(REPO_ROOT / "defs").targets
+        for asset in target.asset_manifests
+    }
+    assert {row["key"]: (row["group"], row["target"], row["deps"], row["owners"]) for row in rows} == expected
+    assert len(table.stdout.splitlines()) == len(expected) + 1
+
+
+def test_list_reports_problems_and_exits_1(repo: Path):
+    write(repo, {**BROKEN, "defs/g/ok.py": "print(1)\n", "defs/g/ok.yaml": "target: subprocess\n"})
+    result = nope("list", cwd=repo)
+    assert result.returncode == 1
+    assert "g/ok" in result.stdout
+    assert "defs/g/a.yaml:2:1: unknown key `ownerz`" in result.stderr
+
+
+def test_new_writes_a_manifest_and_script_that_pass_check_and_materialize(repo: Path, instance):
+    result = nope("new", "marketing/spend", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["created defs/marketing/spend.py", "created defs/marketing/spend.yaml"]
+    manifest = (repo / "defs/marketing/spend.yaml").read_text()
+    assert manifest.startswith("# yaml-language-server: $schema=../../nope.schema.json\n")
+    assert (repo / "defs/marketing" / "../../nope.schema.json").resolve() == (repo / "nope.schema.json").resolve()
+    assert nope("check", cwd=repo).returncode == 0
+    defs = Project.make_definitions(defs_path=repo / "defs")
+    assert materialize(defs, instance).success
+    assert instance.get_latest_materialization_event(dg.AssetKey(["marketing", "spend"])) is not None
+
+
+def test_new_with_several_assets_reports_each(repo: Path, instance):
+    result = nope("new", "sales/revenue", "--assets", "daily, by_customer", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert nope("check", cwd=repo).returncode == 0
+    defs = Project.make_definitions(defs_path=repo / "defs")
+    assert materialize(defs, instance).success
+    for name in ("daily", "by_customer"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(["sales", name]))
+        assert event.asset_materialization.metadata["rows"].value == 0
+
+
+def test_new_refuses_to_overwrite(repo: Path):
+    write(repo, {"defs/sales/orders.py": "my precious work\n"})
+    result = nope("new", "sales/orders", cwd=repo)
+    assert result.returncode == 2
+    assert "defs/sales/orders.py already exists" in result.stderr
+    assert (repo / "defs/sales/orders.py").read_text() == "my precious work\n"
+    assert not (repo / "defs/sales/orders.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sales-eu/orders"], "group `sales-eu` must use letters, digits and underscores only (try `sales_eu`)"),
+        (["orders"], "write <group>/<name>"),
+        (["sales/orders", "--target", "subproces"], "unknown target `subproces`. Did you mean `subprocess`?"),
+        (["sales/orders", "--assets", "a,b-c"], "asset name `b-c` must use letters"),
+    ],
+)
+def test_new_refuses_bad_names_and_writes_nothing(repo: Path, args: list[str], message: str):
+    result = nope("new", *args, cwd=repo)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert list((repo / "defs").iterdir()) == []
+
+
+@pytest.mark.parametrize("existing", ["all", "zzz"])  # the clash is found in the new file or the old one
+def test_new_refuses_an_asset_key_that_already_exists_and_writes_nothing(repo: Path, existing: str):
+    write(
+        repo,
+        {f"defs/sales/{existing}.py": "print(1)\n", f"defs/sales/{existing}.yaml": "target: subprocess\nassets:\n  orders: {}\n"},
+    )
+    result = nope("new", "sales/orders", cwd=repo)
+    assert result.returncode == 1
+    assert "asset `sales/orders` is already defined in defs/sales/" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert sorted(path.name for path in (repo / "defs/sales").iterdir()) == [f"{existing}.py", f"{existing}.yaml"]
+
+
+def test_schema_prints_the_committed_schema():
+    result = nope("schema", cwd=REPO_ROOT)
+    assert result.returncode == 0
+    assert result.stdout == (REPO_ROOT / "nope.schema.json").read_text()
+
+
+def test_schema_writes_a_file(repo: Path):
+    (repo / "nope.schema.json").unlink()
+    assert nope("schema", "-o", "nope.schema.json", cwd=repo).returncode == 0
+    assert (repo / "nope.schema.json").read_text() == (REPO_ROOT / "nope.schema.json").read_text()

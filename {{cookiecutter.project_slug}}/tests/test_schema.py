@@ -1,0 +1,131 @@
+"""The JSON Schema editors use: committed, current, and as strict as `nope check` where it can be.
+
+Practitioners have no Python: their editor's completion and red squiggles come from
+nope.schema.json alone. These tests prove that file is what the platform's targets produce,
+that it accepts every valid manifest, and that it catches the common mistakes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import StringConstraints
+from conftest import DEFS_PATH, REPO_ROOT
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+from nope import NopeAssetManifest, NopeInvocationTargetManifest, NopeProject, NopeSubprocessInvocationTarget
+from nope.schema import manifest_schema, render
+
+SCHEMA_PATH = REPO_ROOT / "nope.schema.json"
+
+
+def committed_schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def schema_errors(schema: dict, manifest: object) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return [error.message for error in validator.iter_errors(manifest)]
+
+
+def test_the_committed_schema_is_what_nope_schema_generates():
+    generated = render(manifest_schema(Project.invocation_target_map()))
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == generated, (
+        "nope.schema.json is out of date with the platform's targets: run "
+        "`python -m nope schema -o nope.schema.json` (PYTHONPATH=platform) and commit it"
+    )
+
+
+def test_the_schema_is_valid_and_names_every_target():
+    schema = committed_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["target"]["enum"] == sorted(Project.invocation_target_map())
+
+
+def test_every_manifest_in_defs_is_valid_for_the_schema():
+    for path in sorted(DEFS_PATH.rglob("*.yaml")):
+        assert schema_errors(committed_schema(), yaml.safe_load(path.read_text())) == [], path
+
+
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        ({"target": "subprocces"}, "is not one of"),
+        ({"script": "a.py"}, "'target' is a required property"),
+        ({"target": "subprocess", "owner": ["team:x"]}, "'owner' was unexpected"),
+        ({"target": "subprocess", "assets": {"a": {"dep": []}}}, "'dep' was unexpected"),
+        ({"target": "subprocess", "assets": {"daily-revenue": {}}}, "daily-revenue"),
+        ({"target": "subprocess", "assets": {}}, "should be non-empty"),
+        ({"target": "subprocess", "owners": ["bob"]}, "'bob' does not match"),
+        ({"target": "subprocess", "deps": "g/a"}, "is not of type 'array'"),
+        ({"target": "subprocess", "deps": ["g.a"]}, "'g.a' does not match"),
+        ({"target": "subprocess", "tags": {"tier": "gold class"}}, "'gold class' does not match"),
+        ({"target": "subprocess", "tags": {"a b": "x"}}, "'a b' does not match"),
+    ],
+)
+def test_the_schema_flags_common_mistakes_in_the_editor(manifest: dict, words: str):
+    errors = schema_errors(committed_schema(), manifest)
+    assert any(words in error for error in errors), errors
+
+
+class TicketedTarget(NopeSubprocessInvocationTarget):
+    """A platform owner's target: one more key, and owners narrowed to teams."""
+
+    class InvocationTargetManifest(NopeInvocationTargetManifest):
+        class Model(NopeInvocationTargetManifest.Model):
+            ticket: str
+
+    class AssetManifest(NopeAssetManifest):
+        class Model(NopeAssetManifest.Model):
+            owners: list[Annotated[str, StringConstraints(pattern=r"^team:[a-z_]+$")]] = []
+
+
+class TicketedProject(NopeProject):
+    @classmethod
+    def invocation_target_map(cls):
+        return {"ticketed": TicketedTarget}
+
+
+def test_a_platform_owners_keys_reach_both_the_checker_and_the_schema(tmp_path: Path):
+    schema = manifest_schema(TicketedProject.invocation_target_map())
+    assert schema_errors(schema, {"target": "ticketed", "ticket": "DATA-1", "owners": ["team:sales"]}) == []
+    assert any("'ticket' is a required property" in error for error in schema_errors(schema, {"target": "ticketed"}))
+    narrowed = schema_errors(schema, {"target": "ticketed", "ticket": "DATA-1", "owners": ["ana@example.com"]})
+    assert any("'ana@example.com' does not match" in error for error in narrowed)
+
+    defs = tmp_path / "defs"
+    (defs / "g").mkdir(parents=True)
+    (defs / "g/a.py").write_text("print(1)\n")
+    (defs / "g/a.yaml").write_text("target: ticketed\n")
+    [problem] = TicketedProject.load(defs).problems
+    assert (problem.path, problem.line, problem.message) == ("defs/g/a.yaml", 1, "`ticket` is required")
+    (defs / "g/a.yaml").write_text("target: ticketed\nticket: DATA-1\nowners: [ana@example.com]\n")
+    [problem] = TicketedProject.load(defs).problems
+    assert (problem.line, problem.column) == (3, 10) and "`ana@example.com` is not" in problem.message
+    (defs / "g/a.yaml").write_text("target: ticketed\nticket: DATA-1\nowners: [team:sales]\n")
+    assert TicketedProject.load(defs).problems == []
+
+
+def test_vs_code_applies_the_schema_to_defs_and_recommends_the_yaml_extension():
+    settings = json.loads((REPO_ROOT / ".vscode/settings.json").read_text())
+    [(schema_file, patterns)] = settings["yaml.schemas"].items()
+    assert (REPO_ROOT / schema_file).resolve() == SCHEMA_PATH
+    assert "defs/**/*.yaml" in patterns
+    extensions = json.loads((REPO_ROOT / ".vscode/extensions.json").read_text())
+    assert "redhat.vscode-yaml" in extensions["recommendations"]
+
+
+def test_ci_and_pre_commit_run_nope_check():
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/checks.yml").read_text())
+    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as true
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert "python -m nope check" in steps
+    assert "make test PYTHON=python" in steps
+    assert "${{ '{{' }} github.workflow {{ '}}' }}" in workflow["concurrency"]["group"]
+    hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    assert hooks[0]["entry"].endswith("python -m nope check")
