@@ -2,17 +2,21 @@
 
 One manifest becomes one `multi_asset` whose op calls the target's `invoke`, passing the
 resources its signature names. Manifest tags named `kind` become Dagster kinds (the badge
-in the asset graph); code references link every asset to its manifest and script.
+in the asset graph); code references link every asset to its manifest and script. In
+lenient mode, each broken manifest becomes a placeholder asset that shows its problems.
 """
 
+import re
 from collections.abc import Iterable, Iterator
 from graphlib import TopologicalSorter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 if TYPE_CHECKING:
     from nope.manifests import NopeAssetManifest
+    from nope.problems import Problem
     from nope.targets import NopeInvocationTarget
 
 KIND_TAG = "kind"
@@ -80,6 +84,47 @@ def _results(returned: Any, context: dg.AssetExecutionContext, target: "NopeInvo
     else:
         results = list(returned)
     return _in_dependency_order(target, results)
+
+
+BROKEN_GROUP = "broken_manifests"
+
+
+def build_broken_manifest_assets(
+    broken: "dict[Path, list[Problem]]", defs_path: Path
+) -> list[dg.AssetsDefinition]:
+    """Lenient mode: one placeholder asset per manifest that could not be loaded.
+
+    It sits in the `broken_manifests` group, its description lists the problems (file, line,
+    message), and materializing it fails with the same list, so the mistake is visible in
+    the UI to whoever looks, instead of hiding in a log.
+    """
+    placeholders = []
+    used_names: set[str] = set()
+    for path, problems in broken.items():
+        relative = path.relative_to(defs_path.parent).as_posix()
+        name = re.sub(r"[^A-Za-z0-9_]", "_", path.relative_to(defs_path).as_posix().replace("/", "__"))
+        while name in used_names:  # `a-b.yaml` and `a_b.yaml` both read `a_b_yaml`
+            name += "_"
+        used_names.add(name)
+        placeholders.append(_broken_manifest_asset(name, relative, problems))
+    return placeholders
+
+
+def _broken_manifest_asset(name: str, relative_path: str, problems: "list[Problem]") -> dg.AssetsDefinition:
+    listing = "\n".join(f"- {problem}" for problem in problems)
+    message = f"{relative_path} could not be loaded; fix it and reload the code location:\n{listing}"
+
+    @dg.asset(
+        key=dg.AssetKey([BROKEN_GROUP, name]),
+        group_name=BROKEN_GROUP,
+        description=message,
+        metadata={"manifest": relative_path, "problems": dg.MetadataValue.md(listing)},
+        tags={"nope/broken": "true"},
+    )
+    def _placeholder() -> None:
+        raise dg.Failure(description=message)
+
+    return _placeholder
 
 
 def _in_dependency_order(target: "NopeInvocationTarget", results: list[Any]) -> list[Any]:

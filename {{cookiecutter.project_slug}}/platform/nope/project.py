@@ -6,6 +6,7 @@ default resources; `definitions.py` calls `make_definitions` and nothing else.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from nope.targets import NopeInvocationTarget, NopeSubprocessInvocationTarget
 
 if TYPE_CHECKING:
     import dagster as dg
+
+_log = logging.getLogger(__name__)
 
 
 class NopeProject:
@@ -43,26 +46,38 @@ class NopeProject:
         cls,
         defs_path: Path | str,
         resources: Mapping[str, Any] | None = None,
+        lenient: bool = False,
     ) -> dg.Definitions:
         """A plain `dagster.Definitions` with one multi-asset per manifest under `defs_path`.
 
-        Raises `NopeManifestError` listing every problem in `defs/` at once.
+        Raises `NopeManifestError` listing every problem in `defs/` at once. With
+        `lenient=True` (for production deployments), every valid manifest still loads and
+        each broken one becomes a placeholder asset in the `broken_manifests` group whose
+        description lists its problems and whose materialization fails saying so: one
+        practitioner's typo cannot take down everyone's assets.
         """
         import dagster as dg
 
+        from nope.asset_building import build_broken_manifest_assets
+
         loaded = cls.load(defs_path)
         all_resources = {**cls.default_resources(), **(resources or {})}
-        problems = loaded.problems + _missing_resources(loaded.targets, all_resources)
-        if problems:
+        broken = {**loaded.broken_manifests, **_missing_resources(loaded.targets, all_resources)}
+        problems = [problem for file_problems in broken.values() for problem in file_problems]
+        if problems and (not lenient or not Path(defs_path).is_dir()):  # no defs/ at all is the platform's mistake
             raise NopeManifestError(problems) from None
-        assets = [target.build_assets_definition() for target in loaded.targets]
+        if problems:
+            _log.warning("%s", NopeManifestError(problems))
+        assets = [target.build_assets_definition() for target in loaded.targets if target.manifest_path not in broken]
+        assets += build_broken_manifest_assets(broken, Path(defs_path).absolute())
         return dg.Definitions(assets=assets, resources=all_resources)
 
 
-def _missing_resources(targets: list[NopeInvocationTarget], resources: Mapping[str, Any]) -> list[Problem]:
+def _missing_resources(targets: list[NopeInvocationTarget], resources: Mapping[str, Any]) -> dict[Path, list[Problem]]:
     """A target whose `invoke` asks for a resource nobody provides fails at load, not mid-run."""
-    problems = []
+    found: dict[Path, list[Problem]] = {}
     for target in targets:
+        problems = found.setdefault(target.manifest_path, [])
         for key in target.required_resource_keys():
             if key not in resources:
                 problems.append(
@@ -73,4 +88,4 @@ def _missing_resources(targets: list[NopeInvocationTarget], resources: Mapping[s
                         f"`{key}`, which the platform does not provide; pass it to make_definitions(resources=...)",
                     )
                 )
-    return problems
+    return {path: problems for path, problems in found.items() if problems}
