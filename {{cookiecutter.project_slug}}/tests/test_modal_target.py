@@ -1,0 +1,90 @@
+"""`target: modal`: scripts run on Modal, in the Modal environment named after the git branch.
+
+Modal's cloud cannot be reached from tests: a stand-in `modal` command on PATH records what
+it is asked and runs the script locally (tests/modal_stand_in.py). The git repository is real.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import dagster as dg
+import pytest
+from conftest import materialize
+from modal_stand_in import PIPES_SCRIPT, git_repository
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
+
+
+@pytest.fixture
+def modal_defs(make_defs):
+    """A `target: modal` manifest in a scratch repository root (not yet a git repository)."""
+    return make_defs({"models/churn.py": PIPES_SCRIPT, "models/churn.yaml": "target: modal\n"})
+
+
+def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    return error.message + (error.cause.message if error.cause else "")
+
+
+def test_the_branch_names_the_environment_which_is_created_once(modal_defs, modal_stand_in, instance):
+    repo = git_repository(modal_defs.parent, branch="feature/churn-model")
+    defs = {{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs)
+    spec = next(iter(defs.resolve_all_asset_specs()))
+    assert spec.kinds == {"modal"} and spec.owners == DEFAULT_OWNERS
+
+    assert materialize(defs, instance).success
+    assert materialize(defs, instance).success
+
+    event = instance.get_latest_materialization_event(dg.AssetKey(["models", "churn"]))
+    assert event.asset_materialization.metadata["environment"].value == "feature-churn-model"
+    script = str(repo / "defs/models/churn.py")
+    assert modal_stand_in.calls() == [
+        ["environment", "list", "--json"],
+        ["environment", "create", "feature-churn-model"],
+        ["run", "-e", "feature-churn-model", script],
+        ["environment", "list", "--json"],
+        ["run", "-e", "feature-churn-model", script],
+    ]
+    assert modal_stand_in.environments() == ["main", "feature-churn-model"]
+
+
+def test_a_detached_head_fails_the_step_asking_for_a_branch(modal_defs, modal_stand_in, instance):
+    repo = git_repository(modal_defs.parent, branch="main")
+    subprocess.run(["git", "checkout", "--quiet", "--detach"], cwd=repo, check=True)
+    result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
+    assert not result.success
+    assert "has a detached HEAD: check out a branch" in step_failure_text(result)
+    assert modal_stand_in.calls() == []
+
+
+def test_outside_a_git_repository_the_step_fails_saying_so(modal_defs, modal_stand_in, instance, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(modal_defs.parent.parent))  # don't find an outer repo
+    result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
+    assert not result.success
+    assert "Could not read the git branch" in step_failure_text(result)
+
+
+def test_a_modal_error_such_as_a_missing_token_fails_the_step_with_its_message(
+    modal_defs, modal_stand_in, instance, monkeypatch
+):
+    git_repository(modal_defs.parent, branch="main")
+    monkeypatch.setenv("MODAL_STAND_IN_FAILS", "Token missing. Run `modal token new`.")
+    result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
+    assert not result.success
+    assert "`modal environment list --json` exited with code 1: Token missing." in step_failure_text(result)
+
+
+def test_without_the_modal_command_the_step_fails_saying_it_is_not_installed(
+    modal_defs, instance, tmp_path, monkeypatch
+):
+    git_repository(modal_defs.parent, branch="main")
+    only_git = tmp_path / "only_git"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(shutil.which("git"))
+    monkeypatch.setenv("PATH", str(only_git))
+    result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
+    assert not result.success
+    assert "runs its script with `modal`, which is not installed" in step_failure_text(result)
