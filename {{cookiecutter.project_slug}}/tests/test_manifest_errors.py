@@ -187,7 +187,27 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
     ),
     "assets left empty": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n"},
-        [("defs/g/a.yaml", 2, 1, "assets must be a mapping")],
+        [("defs/g/a.yaml", 2, 1, "`assets:` has no value; write a mapping of `key: value` lines")],
+    ),
+    "deps left empty": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps:\n"},
+        [("defs/g/a.yaml", 2, 1, "`deps:` has no value; write a list")],
+    ),
+    "an asset left empty": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  x:\n"},
+        [("defs/g/a.yaml", 3, 3, "`assets.x:` has no value")],
+    ),
+    "script left empty": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: ''\n"},
+        [("defs/g/a.yaml", 2, 1, "`script:` is empty")],
+    ),
+    "assets as a list": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets: [a, b]\n"},
+        [("defs/g/a.yaml", 2, 1, "assets must be a mapping of `key: value` lines, not a list")],
+    ),
+    "the same asset key in a subfolder": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n", "g/sub/a.py": SCRIPT, "g/sub/a.yaml": "target: subprocess\n"},
+        [("defs/g/sub/a.yaml", 1, 1, "asset `g/a` is already defined in defs/g/a.yaml:1")],
     ),
     "top-level key with assets": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nkey: x/y\nassets:\n  b: {}\n"},
@@ -275,6 +295,13 @@ def test_a_symlinked_script_leading_out_of_defs_is_refused(tmp_path: Path):
     [problem] = Project.load(defs).problems
     assert (problem.path, problem.line) == ("defs/g/a.yaml", 1)
     assert "points outside defs/" in problem.message
+
+
+def test_a_manifest_symlink_to_nowhere_is_reported_not_crashed_on(tmp_path: Path):
+    defs = write_tree(tmp_path, {"g/a.py": SCRIPT})
+    os.symlink(tmp_path / "gone.yaml", defs / "g" / "a.yaml")
+    [problem] = Project.load(defs).problems
+    assert str(problem) == "defs/g/a.yaml: cannot be read: No such file or directory"
 
 
 def test_every_mistake_of_a_tree_is_reported_in_one_run(tmp_path: Path):

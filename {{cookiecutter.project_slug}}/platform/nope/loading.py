@@ -180,6 +180,9 @@ class _ManifestReader:
                 problems.append(Problem(display, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
             return path
         line, column = document.position(("script",))
+        if not values.script:
+            problems.append(Problem(display, line, column, "`script:` is empty; name the script, or remove the line"))
+            return path
         script = Path(values.script)
         if script.is_absolute():
             problems.append(Problem(display, line, column, f"script `{values.script}` must be a path relative to the manifest"))

@@ -65,6 +65,8 @@ def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str |
     if kind == "string_pattern_mismatch":
         meaning = _PATTERN_MEANING.get(error.get("ctx", {}).get("pattern", ""), "the expected format")
         return loc, f"{where}: `{value}` is not {meaning}"
+    if kind in _TYPE_MEANING and value is None:
+        return loc, f"`{where}:` has no value; write {_TYPE_MEANING[kind]}, or remove the line"
     if kind in _TYPE_MEANING:
         return loc, f"{where} must be {_TYPE_MEANING[kind]}, not {_describe_value(value)}"
     if kind == "value_error":

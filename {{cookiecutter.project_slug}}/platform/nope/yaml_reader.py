@@ -64,7 +64,10 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
     def fail(line: int, column: int, message: str) -> YamlProblem:
         return YamlProblem(Problem(display_path, line, column, message))
 
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as error:  # e.g. a symlink whose target is gone, or no permission
+        raise fail(0, 0, f"cannot be read: {error.strerror or error}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
