@@ -181,6 +181,14 @@ def test_new_with_several_assets_reports_each(repo: Path, instance):
         assert event.asset_materialization.metadata["rows"].value == 0
 
 
+@pytest.mark.parametrize("target", sorted(Project.invocation_target_map()))
+def test_new_passes_check_for_every_target_of_the_platform(repo: Path, target: str):
+    result = nope("new", f"g/made_for_{target}", "--target", target, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert f"target: {target}\n" in (repo / f"defs/g/made_for_{target}.yaml").read_text()
+    assert nope("check", cwd=repo).returncode == 0
+
+
 def test_new_refuses_to_overwrite(repo: Path):
     write(repo, {"defs/sales/orders.py": "my precious work\n"})
     result = nope("new", "sales/orders", cwd=repo)

@@ -45,6 +45,11 @@ def script_text(*, suffix: str, asset_keys: list[str], single: bool) -> str:
         ]
     return "\n".join(
         [
+            # Inline script metadata (PEP 723): comments to the `subprocess` target, the
+            # environment to targets that build one per script, such as `uv`.
+            "# /// script",
+            '# dependencies = ["dagster-pipes"]',
+            "# ///",
             f'"""Makes {", ".join(asset_keys)}. Runs from the repository root."""',
             "",
             "from dagster_pipes import open_dagster_pipes",
