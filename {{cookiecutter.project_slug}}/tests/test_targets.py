@@ -178,6 +178,37 @@ def test_invoke_returning_none_materializes_every_selected_asset_upstream_first(
     assert materialized == ["g/first", "g/second"]
 
 
+class Ledger:
+    """A plain object as a resource, the way the tutorial's FancyRuntimeResource is one."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+
+
+class WritesToTheLedger(NopeInvocationTarget):
+    def invoke(self, context: dg.AssetExecutionContext, ledger: Ledger) -> None:
+        ledger.entries.append(self.asset_manifests[0].key)
+
+
+def test_a_platform_default_resource_reaches_invoke_by_parameter_name(make_defs, instance):
+    ledger = Ledger()
+
+    class LedgerProject(NopeProject):
+        @classmethod
+        def invocation_target_map(cls) -> dict[str, type[NopeInvocationTarget]]:
+            return {"ledger": WritesToTheLedger}
+
+        @classmethod
+        def default_resources(cls) -> dict:
+            return {**super().default_resources(), "ledger": ledger}
+
+    defs_path = make_defs({"g/booked.py": "# run elsewhere\n", "g/booked.yaml": "target: ledger\n"})
+    defs = LedgerProject.make_definitions(defs_path=defs_path)
+    assert {"ledger", "subprocess_client"} <= set(defs.resources)
+    assert materialize(defs, instance).success
+    assert ledger.entries == ["g/booked"]
+
+
 # --- manifest properties are override points -----------------------------------------------
 
 
