@@ -84,6 +84,18 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps: [finance/ledger]\n"},
         [("defs/g/a.yaml", 2, 8, "unknown dep `finance/ledger`. No manifest defines it.")],
     ),
+    "dep on an asset whose manifest is broken": (
+        {
+            "g/a.py": SCRIPT,
+            "g/a.yaml": "target: subprocess\nownerz: []\n",
+            "h/b.py": SCRIPT,
+            "h/b.yaml": "target: subprocess\ndeps: [g/a]\n",
+        },
+        [
+            ("defs/g/a.yaml", 2, 1, "unknown key `ownerz`"),
+            ("defs/h/b.yaml", 2, 8, "dep `g/a` is defined by defs/g/a.yaml, which has problems"),
+        ],
+    ),
     "dependency cycle across manifests": (
         {
             "g/a.py": SCRIPT,

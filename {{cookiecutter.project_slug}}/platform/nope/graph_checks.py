@@ -7,6 +7,7 @@ lenient mode can set that one manifest aside and keep everyone else's assets.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from nope.manifests import NopeAssetManifest
@@ -14,8 +15,15 @@ from nope.problems import Problem, did_you_mean
 from nope.targets import NopeInvocationTarget
 
 
-def check_graph(targets: list[NopeInvocationTarget]) -> dict[Path, list[Problem]]:
-    """Manifest path -> the graph problems found in it."""
+def check_graph(
+    targets: list[NopeInvocationTarget], unreadable: Mapping[str, str] | None = None
+) -> dict[Path, list[Problem]]:
+    """Manifest path -> the graph problems found in it.
+
+    `unreadable` maps the asset key each broken manifest would define to that manifest, so a
+    dep on it points the practitioner at the real mistake instead of claiming nothing defines it.
+    """
+    unreadable = unreadable or {}
     found: dict[Path, list[Problem]] = defaultdict(list)
 
     def report(asset: NopeAssetManifest, path: tuple[str | int, ...], message: str) -> None:
@@ -41,7 +49,9 @@ def check_graph(targets: list[NopeInvocationTarget]) -> dict[Path, list[Problem]
 
     for asset in owners.values():
         for index, dep in enumerate(asset.deps):
-            if dep not in owners:
+            if dep in unreadable:
+                report(asset, (*_deps_path(asset), index), f"dep `{dep}` is defined by {unreadable[dep]}, which has problems")
+            elif dep not in owners:
                 hint = did_you_mean(dep, owners)
                 report(asset, (*_deps_path(asset), index), f"unknown dep `{dep}`.{hint or ' No manifest defines it.'}")
 

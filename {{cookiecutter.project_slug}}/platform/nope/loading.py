@@ -56,7 +56,13 @@ def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
             broken[path] = [failure.problem]
 
     # A manifest with graph problems (unknown deps, cycles, duplicates) is broken too.
-    graph_problems = check_graph(targets)
+    # A dep on the asset a broken manifest would define is a consequence, not a second mistake.
+    unreadable = {
+        f"{path.relative_to(defs_path).parts[0]}/{path.stem}": path.relative_to(defs_path.parent).as_posix()
+        for path in broken
+        if len(path.relative_to(defs_path).parts) > 1
+    }
+    graph_problems = check_graph(targets, unreadable)
     for target in targets:
         own = graph_problems.get(target.manifest_path)
         if own:
