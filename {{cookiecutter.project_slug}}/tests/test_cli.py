@@ -80,6 +80,19 @@ def test_check_also_runs_from_a_subfolder_and_takes_a_path(repo: Path, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_check_reports_on_the_paths_given_inside_defs(repo: Path):
+    write(repo, BROKEN)
+    only_h = nope("check", "defs/h/b.yaml", cwd=repo)
+    assert only_h.returncode == 1
+    assert only_h.stdout.splitlines() == ["defs/h/b.yaml:2:8: unknown dep `g/aa`. No manifest defines it."]
+    write(repo, {"defs/k/c.py": "print(1)\n", "defs/k/c.yaml": "target: subprocess\n"})
+    clean_folder = nope("check", "defs/k", cwd=repo)
+    assert clean_folder.returncode == 0, clean_folder.stdout
+    missing = nope("check", "defs/nope.yaml", cwd=repo)
+    assert missing.returncode == 2
+    assert "defs/nope.yaml does not exist" in missing.stderr
+
+
 def test_check_json_is_for_machines(repo: Path):
     write(repo, BROKEN)
     result = nope("check", "--format", "json", cwd=repo)

@@ -1,6 +1,6 @@
 """The `nope` command: check, list, scaffold and describe manifests without Dagster.
 
-    nope check [PATH] [--format text|json|github]   validate defs/; exit 1 with problems
+    nope check [PATH...] [--format text|json|github]   validate defs/; exit 1 with problems
     nope list [--format table|json]                 the assets the manifests define
     nope new <group>/<name> [--target T] [--assets a,b]
     nope schema [-o FILE]                           the JSON Schema editors use
@@ -61,7 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="validate every manifest; exit 1 if there are problems")
-    check.add_argument("path", nargs="?", type=Path, help="the defs/ folder (default: from pyproject.toml)")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="files or folders inside defs/ to report on (default: all of defs/), or another defs/ folder",
+    )
     check.add_argument(
         "--format",
         choices=["text", "json", "github"],
@@ -112,33 +118,59 @@ def _import_project(spec: str, repo_root: Path) -> type[NopeProject]:
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:
-    defs_path = args.path or config.defs_path
-    loaded = config.project.load(defs_path)
+    defs_path, prefixes = _what_to_check(args.paths, config)
+    loaded = config.project.load(defs_path)  # always the whole tree: deps and duplicates span files
+    problems = [problem for problem in loaded.problems if _under(problem.path, prefixes)]
     if args.format == "json":
-        print(json.dumps(_check_report(loaded), indent=2))
+        print(json.dumps(_check_report(loaded, problems), indent=2))
     else:
-        for problem in loaded.problems:
+        for problem in problems:
             print(_github_annotation(problem) if args.format == "github" else problem)
-        print(_summary(loaded, defs_path), file=sys.stderr if loaded.problems else sys.stdout)
-    return EXIT_PROBLEMS if loaded.problems else EXIT_OK
+        print(_summary(loaded, problems, defs_path), file=sys.stderr if problems else sys.stdout)
+    return EXIT_PROBLEMS if problems else EXIT_OK
 
 
-def _check_report(loaded: LoadedDefs) -> dict[str, object]:
+def _what_to_check(paths: list[Path], config: Config) -> tuple[Path, list[str]]:
+    """The defs/ folder to load, and the repo-relative paths whose problems to report ([] = all).
+
+    One folder outside the configured defs/ is checked as a defs/ folder of its own; anything
+    else must lie inside defs/ (a pre-commit hook passes the changed files).
+    """
+    if not paths:
+        return config.defs_path, []
+    defs_root = config.defs_path.resolve()
+    if len(paths) == 1 and paths[0].is_dir() and not paths[0].resolve().is_relative_to(defs_root):
+        return paths[0], []
+    prefixes = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path} does not exist")
+        if not path.resolve().is_relative_to(defs_root):
+            raise UsageError(f"{path} is not inside {config.defs_path.relative_to(config.repo_root)}/")
+        prefixes.append(path.resolve().relative_to(defs_root.parent).as_posix())
+    return config.defs_path, prefixes
+
+
+def _under(problem_path: str, prefixes: list[str]) -> bool:
+    return not prefixes or any(problem_path == prefix or problem_path.startswith(f"{prefix}/") for prefix in prefixes)
+
+
+def _check_report(loaded: LoadedDefs, problems: list[Problem]) -> dict[str, object]:
     return {
-        "ok": not loaded.problems,
+        "ok": not problems,
         "manifests": len(loaded.targets) + len(loaded.broken_manifests),
         "assets": sum(len(target.asset_manifests) for target in loaded.targets),
-        "problems": [problem.as_dict() for problem in loaded.problems],
+        "problems": [problem.as_dict() for problem in problems],
     }
 
 
-def _summary(loaded: LoadedDefs, defs_path: Path) -> str:
+def _summary(loaded: LoadedDefs, problems: list[Problem], defs_path: Path) -> str:
     manifests = len(loaded.targets) + len(loaded.broken_manifests)
-    if not loaded.problems:
+    if not problems:
         assets = sum(len(target.asset_manifests) for target in loaded.targets)
         return f"{defs_path.name}/: {manifests} manifests, {assets} assets, no problems"
-    files = len({problem.path for problem in loaded.problems})
-    return f"{len(loaded.problems)} problem(s) in {files} file(s) ({manifests} manifests checked)"
+    files = len({problem.path for problem in problems})
+    return f"{len(problems)} problem(s) in {files} file(s) ({manifests} manifests checked)"
 
 
 def _github_annotation(problem: Problem) -> str:
