@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 READY_DEADLINE_SECONDS = 240
@@ -77,6 +77,10 @@ class DagsterDev:
     def direct(cls, repo: Path, home: Path, log: Path, **env: str) -> DagsterDev:
         """The last step of `make dev` alone (no materialization first): for restarts."""
         port = free_port()
+        home.mkdir(parents=True, exist_ok=True)
+        settings = home / "dagster.yaml"
+        if not settings.exists():  # what the Makefile writes for the sqlite instance
+            settings.write_text("telemetry:\n  enabled: false\n")
         command = [str(ENV_BIN / "dagster"), "dev", "--host", "127.0.0.1", "--port", str(port)]
         return cls(repo, port, command, baked_env(repo, DAGSTER_HOME=str(home), **env), log)
 
@@ -165,6 +169,13 @@ class DagsterDev:
             time.sleep(1)
         raise AssertionError(f"run {run_id} still {status} after {RUN_DEADLINE_SECONDS}s:\n{self.log_tail()}")
 
+    def force_terminate(self, run_id: str) -> None:
+        """The UI's Terminate > "Force termination": mark the run canceled without its process."""
+        data = self.graphql(TERMINATE_MUTATION, {"runIds": [run_id]})
+        results = data["terminateRuns"]["terminateRunResults"]
+        if [result["__typename"] for result in results] != ["TerminateRunSuccess"]:
+            raise AssertionError(f"force termination failed: {results}")
+
     def materializations(self, asset_key: str) -> list[dict]:
         """Every materialization event of `asset_key`: run id and text metadata."""
         data = self.graphql(MATERIALIZATIONS_QUERY, {"assetKey": {"path": asset_key.split("/")}})
@@ -178,6 +189,15 @@ class DagsterDev:
             }
             for event in asset["assetMaterializations"]
         ]
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline_seconds: float = READY_DEADLINE_SECONDS) -> None:
+    """Poll `condition` (readiness, never a timed assertion) with a generous deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {deadline_seconds}s")
+        time.sleep(0.5)
 
 
 def group_alive(pgid: int) -> bool:
@@ -253,6 +273,18 @@ query Materializations($assetKey: AssetKeyInput!) {
         metadataEntries { label ... on TextMetadataEntry { text } }
       }
     }
+  }
+}
+"""
+
+TERMINATE_MUTATION = """
+mutation Terminate($runIds: [String!]!) {
+  terminateRuns(runIds: $runIds, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
+    __typename
+    ... on TerminateRunsResult {
+      terminateRunResults { __typename ... on TerminateRunFailure { message } ... on PythonError { message } }
+    }
+    ... on PythonError { message }
   }
 }
 """

@@ -1,0 +1,148 @@
+"""Nothing lost under faults: overlapping concurrent runs, and a webserver killed mid-run.
+
+A `faults` group is added to a baked repo: its script holds its run open until the test lets
+it go, so "at the same time" and "mid-run" are facts the test waits for, not timings.
+Run alone with `pytest -m faults`.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import bake
+from dagster_dev import DagsterDev, group_alive, wait_until
+
+pytestmark = pytest.mark.faults
+
+GATE_SCRIPT = '''\
+"""Say it started, then wait until the test opens the gate (or enough runs are in)."""
+import os
+import sys
+import time
+from pathlib import Path
+
+from dagster_pipes import open_dagster_pipes
+
+gate = Path(".faults")
+gate.mkdir(exist_ok=True)
+(gate / f"started-{os.getpid()}").touch()
+with open_dagster_pipes() as pipes:
+    deadline = time.monotonic() + 600
+    while not (gate / "open").exists():
+        if len(list(gate.glob("started-*"))) >= int(os.environ.get("NOPE_GATE_RUNS", "1000")):
+            break
+        if time.monotonic() > deadline:
+            sys.exit("the gate never opened")
+        time.sleep(0.2)
+    pipes.report_asset_materialization(metadata={"writer": str(os.getpid())})
+'''
+
+GATE_MANIFEST = """\
+target: subprocess
+script: gate.py
+deps: [group_a/asset_one]
+"""
+
+
+def bake_with_gate(tmp_path: Path) -> Path:
+    repo = bake(tmp_path / "bake")
+    (repo / "defs/faults").mkdir()
+    (repo / "defs/faults/gate.py").write_text(GATE_SCRIPT)
+    (repo / "defs/faults/gate.yaml").write_text(GATE_MANIFEST)
+    return repo
+
+
+def started(repo: Path) -> int:
+    return len(list((repo / ".faults").glob("started-*")))
+
+
+def test_two_overlapping_runs_at_once_both_finish_and_every_materialization_is_recorded(tmp_path: Path):
+    repo = bake_with_gate(tmp_path)
+    home = tmp_path / "home"
+    # The gate opens once both runs' scripts are running: the two runs overlap for certain.
+    server = DagsterDev.direct(repo, home, tmp_path / "dagster-dev.log", NOPE_GATE_RUNS="2")
+    try:
+        location = server.wait_until_ready()
+        first = server.launch(location, ["group_a/asset_one", "group_a/asset_two", "faults/gate"])
+        second = server.launch(location, ["faults/gate", "group_a/asset_two", "group_a/asset_three", "group_a/asset_four"])
+        assert server.wait_for_run(first) == "SUCCESS", server.log_tail()
+        assert server.wait_for_run(second) == "SUCCESS", server.log_tail()
+        assert started(repo) == 2
+
+        expected = {
+            "group_a/asset_one": [first],
+            "group_a/asset_two": [first, second],
+            "faults/gate": [first, second],
+            "group_a/asset_three": [second],
+            "group_a/asset_four": [second],
+        }
+        for key, runs in expected.items():
+            assert sorted(event["runId"] for event in server.materializations(key)) == sorted(runs), key
+        writers = {event["metadata"]["writer"] for event in server.materializations("faults/gate")}
+        assert len(writers) == 2, "each run's script reported its own materialization"
+    finally:
+        server.stop()
+    assert not group_alive(server.pgid)
+
+
+def interrupt_a_run(repo: Path, home: Path, log: Path, stop_signal: int) -> str:
+    """Start the server, launch a run, stop the server with `stop_signal` while the run is in
+    its second step (its first has materialized); returns the run's id."""
+    server = DagsterDev.direct(repo, home, log)
+    try:
+        location = server.wait_until_ready()
+        run_id = server.launch(location, ["group_a/asset_one", "faults/gate"])
+        wait_until(lambda: started(repo) == 1, "the gate script to start")
+        assert server.run_status(run_id) == "STARTED"
+    finally:
+        server.stop(stop_signal)
+    assert not group_alive(server.pgid)
+    (repo / ".faults/open").touch()  # a re-run must not wait
+    return run_id
+
+
+def assert_instance_intact_and_rerun_succeeds(server: DagsterDev, location: str, interrupted: str) -> None:
+    # What finished before the interruption is still there; nothing half-done was recorded.
+    assert [event["runId"] for event in server.materializations("group_a/asset_one")] == [interrupted]
+    assert server.materializations("faults/gate") == []
+    rerun = server.launch(location, ["group_a/asset_one", "faults/gate"])
+    assert server.wait_for_run(rerun) == "SUCCESS", server.log_tail()
+    assert [event["runId"] for event in server.materializations("faults/gate")] == [rerun]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_run_interrupted_by_stopping_the_server_is_marked_failed_and_reruns(tmp_path: Path, stop_signal: int):
+    repo = bake_with_gate(tmp_path)
+    home = tmp_path / "home"
+    run_id = interrupt_a_run(repo, home, tmp_path / "first.log", stop_signal)
+
+    restarted = DagsterDev.direct(repo, home, tmp_path / "second.log")
+    try:
+        location = restarted.wait_until_ready()
+        # Already final on restart: the run worker recorded its own interruption.
+        assert restarted.run_status(run_id) == "FAILURE"
+        assert_instance_intact_and_rerun_succeeds(restarted, location, run_id)
+    finally:
+        restarted.stop()
+    assert not group_alive(restarted.pgid)
+
+
+def test_a_run_whose_server_was_killed_hard_is_cancelled_from_the_ui_and_reruns(tmp_path: Path):
+    """kill -9 leaves no process to record anything, and Dagster's default run launcher cannot
+    tell that a run's process is gone: the run shows as started until someone force-terminates
+    it, as the UI's Terminate > "Force termination" does (README, Limits)."""
+    repo = bake_with_gate(tmp_path)
+    home = tmp_path / "home"
+    run_id = interrupt_a_run(repo, home, tmp_path / "first.log", signal.SIGKILL)
+
+    restarted = DagsterDev.direct(repo, home, tmp_path / "second.log")
+    try:
+        location = restarted.wait_until_ready()
+        restarted.force_terminate(run_id)
+        assert restarted.wait_for_run(run_id) == "CANCELED"
+        assert_instance_intact_and_rerun_succeeds(restarted, location, run_id)
+    finally:
+        restarted.stop()
+    assert not group_alive(restarted.pgid)
