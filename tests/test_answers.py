@@ -1,0 +1,84 @@
+"""Every supported combination of the target and example answers bakes a repo whose own tests pass."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE, bake, run_baked_tests
+
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter\.|\{%-?\s*(if|for|raw)\b")
+
+TARGET_FILES = {
+    "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py"],
+    "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py"],
+}
+TARGET_CHOICES = {"subprocess-only": "none", "uv": "uv", "modal": "modal", "uv-and-modal": "uv, modal"}
+COMBINATIONS = [
+    pytest.param(examples, targets, id=f"{'examples' if examples == 'yes' else 'no-examples'}-{name}")
+    for examples, (name, targets) in itertools.product(["yes", "no"], TARGET_CHOICES.items())
+]
+
+
+@pytest.mark.parametrize(("include_examples", "extra_targets"), COMBINATIONS)
+def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
+    tmp_path: Path, include_examples: str, extra_targets: str
+):
+    repo = bake(tmp_path, include_examples=include_examples, extra_targets=extra_targets)
+    chosen = {name for name in TARGET_FILES if name in extra_targets}
+
+    for name, files in TARGET_FILES.items():
+        for relative in files:
+            assert (repo / relative).is_file() == (name in chosen), relative
+    project = (repo / "platform/acme_platform/project.py").read_text()
+    for name in ["uv", "modal"]:
+        assert (f'"{name}": Acme' in project) == (name in chosen), name
+    assert ('"uv>=' in (repo / "pyproject.toml").read_text()) == ("uv" in chosen)
+    readme = (repo / "README.md").read_text()
+    assert ("`target: uv`" in readme) == ("uv" in chosen)
+    assert ("`target: modal`" in readme) == ("modal" in chosen)
+    assert (repo / "defs/group_a").is_dir() == (include_examples == "yes")
+    leftovers = [
+        str(path)
+        for path in repo.rglob("*")
+        if path.is_file() and path.suffix in {".py", ".md", ".toml", ".yaml"} and UNRENDERED.search(path.read_text())
+    ]
+    assert leftovers == []
+
+    result = run_baked_tests(repo)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        pytest.param(
+            {"extra_targets": "uv, spark"},
+            "extra_targets: `spark` is not a target this template ships; choose from `uv`, `modal` or `none`",
+            id="unknown-target",
+        ),
+        pytest.param({"include_examples": "maybe"}, "include_examples: `maybe` must be `yes` or `no`", id="examples-not-yes-no"),
+        pytest.param({"default_owners": " , "}, "default_owners: give at least one owner", id="no-owner"),
+    ],
+)
+def test_unsupported_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, answers: dict, message: str):
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
+    command += [f"{key}={value}" for key, value in answers.items()]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_company_name_names_the_project_class_and_its_targets(tmp_path: Path):
+    repo = bake(tmp_path, company_name="Globex Corp", extra_targets="uv")
+    project = (repo / "platform/globex_corp_platform/project.py").read_text()
+    assert "class GlobexCorpProject(NopeProject):" in project
+    assert "class GlobexCorpUvInvocationTarget(NopeUvInvocationTarget):" in project
+    assert "GlobexCorpProject.make_definitions" in (repo / "definitions.py").read_text()
