@@ -87,4 +87,4 @@ def test_without_the_modal_command_the_step_fails_saying_it_is_not_installed(
     monkeypatch.setenv("PATH", str(only_git))
     result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
     assert not result.success
-    assert "runs its script with `modal`, which is not installed" in step_failure_text(result)
+    assert "`defs/models/churn.yaml` needs `modal`, which is not installed" in step_failure_text(result)

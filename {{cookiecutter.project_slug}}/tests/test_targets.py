@@ -83,7 +83,7 @@ def test_a_missing_interpreter_fails_the_step_with_a_sentence(make_defs, instanc
     result = materialize(defs, instance)
     assert not result.success
     text = step_failure_text(result)
-    assert "`defs/stats/model.yaml` runs its script with `Rscript`, which is not installed" in text
+    assert "`defs/stats/model.yaml` needs `Rscript`, which is not installed where Dagster runs" in text
     assert "FileNotFoundError" not in text
 
 

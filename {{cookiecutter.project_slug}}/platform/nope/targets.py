@@ -131,14 +131,14 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         return subprocess_client.run(context=context, command=command, cwd=str(self.repo_root)).get_results()
 
     def require_executable(self, executable: str) -> None:
-        """Fail the step with a sentence, not an OSError traceback, when the interpreter is missing."""
+        """Fail the step with a sentence, not an OSError traceback, when a command it needs is missing."""
         import dagster as dg
 
         if shutil.which(executable) is None:
             raise dg.Failure(
                 description=(
-                    f"`{self.manifest.relative_path}` runs its script with `{executable}`, which is not "
-                    f"installed where Dagster runs (not found on PATH). Install it there, or change the command "
-                    f"target `{self.manifest.target}` uses for `{self.script_path.suffix.lower()}` scripts."
+                    f"`{self.manifest.relative_path}` needs `{executable}`, which is not installed where "
+                    f"Dagster runs (not found on PATH). Install it there, or ask the platform owner to change "
+                    f"how target `{self.manifest.target}` runs `{self.script_path.suffix.lower()}` scripts."
                 )
             )
