@@ -1,0 +1,244 @@
+"""The benchmark: Nope against Dagster Components and against the floor, as one table.
+
+    python benchmarks/run.py            # N = 1,000 and 10,000, 3 rounds
+    python benchmarks/run.py --quick    # N = 1,000 only, 2 rounds
+
+Every measurement is a fresh process (`contenders.py`), timed from launch to exit, with
+its peak memory read from the kernel (`os.wait4`). The machine is shared and noisy, so
+contenders alternate within each round (the order rotates every round, so nobody always
+runs on a cold or a hot cache) and the table shows medians; the ratios inside one run
+are what to compare, not the absolute seconds.
+
+`nope check` runs the repository's command line (`python -m nope check`) when the loader
+has one (`platform/nope/cli.py`), else `NopeProject.load()`, the same dagster-free code path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import trees  # noqa: E402
+
+CONTENDERS_SCRIPT = HERE / "contenders.py"
+RUN_ASSETS = 50
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_mb: float
+    figures: dict
+
+
+def _environment() -> dict[str, str]:
+    """The child environment: this interpreter's tools first on PATH, no warning noise.
+
+    Components' `PythonScriptComponent` runs scripts with the `python` it finds on PATH;
+    putting this interpreter's folder first gives both contenders the same Python.
+    """
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONWARNINGS"] = "ignore"
+    env["DAGSTER_HOME"] = str(Path(tempfile.gettempdir()) / "nope-benchmarks-dagster-home")
+    Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
+    telemetry = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
+    telemetry.write_text("telemetry:\n  enabled: false\n")
+    return env
+
+
+def measure(command: list[str], cwd: Path | None = None, env: dict | None = None) -> Sample:
+    """Run one fresh process; its wall time, peak resident memory and the JSON it printed."""
+    began = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env or _environment(), stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    last_line = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    figures = json.loads(last_line) if last_line.startswith("{") else {}
+    return Sample(seconds, usage.ru_maxrss / 1024, figures)
+
+
+def child(measure_name: str, contender: str, tree: Path) -> list[str]:
+    return [sys.executable, str(CONTENDERS_SCRIPT), measure_name, contender, str(tree)]
+
+
+def nope_check_command(repo: Path) -> tuple[list[str], dict]:
+    """`python -m nope check defs` when the CLI exists, else the same code path in-process."""
+    env = _environment()
+    if (repo / "platform" / "nope" / "cli.py").exists():
+        env["PYTHONPATH"] = os.pathsep.join([str(repo / "platform"), str(repo)])
+        return [sys.executable, "-m", "nope", "check", "defs"], env
+    return child("check", "nope", repo), env
+
+
+def dg_command() -> list[str]:
+    dg = Path(sys.executable).parent / "dg"
+    if not dg.exists():
+        raise SystemExit("`dg` not found next to this Python: pip install dagster-dg-cli (see benchmarks/README.md)")
+    return [str(dg), "check", "yaml"]
+
+
+def rotated(items: list, by: int) -> list:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+def run_benchmark(sizes: list[int], rounds: int, work: Path, run_assets: int, log=print) -> dict:
+    """Every measurement, `rounds` times, contenders alternating; returns samples by (measure, contender)."""
+    samples: dict[tuple, list[Sample]] = defaultdict(list)
+    nope_trees = {n: trees.nope_tree(work, n) for n in [*sizes, run_assets]}
+    components_trees = {n: trees.components_tree(work, n) for n in [*sizes, run_assets]}
+    for round_index in range(rounds):
+        for n in sizes:
+            loads = {
+                "nope": lambda n=n: measure(child("load", "nope", nope_trees[n])),
+                "components": lambda n=n: measure(child("load", "components", components_trees[n])),
+                "floor": lambda n=n: measure(child("load", "floor", nope_trees[n])),
+            }
+            checks = {
+                "nope": lambda n=n: measure(*_split(nope_check_command(nope_trees[n]))),
+                "components": lambda n=n: measure(dg_command(), cwd=components_trees[n]),
+                "floor": lambda n=n: measure(child("check", "floor", nope_trees[n])),
+            }
+            for measure_name, contenders in (("load", loads), ("check", checks)):
+                for contender in rotated(list(contenders), round_index):
+                    sample = contenders[contender]()
+                    samples[(measure_name, n, contender)].append(sample)
+                    log(f"round {round_index + 1}/{rounds}  {measure_name:5} N={n:<6} {contender:11} {sample.seconds:7.2f} s")
+        runs = {
+            "nope": lambda: measure(child("run", "nope", nope_trees[run_assets])),
+            "components": lambda: measure(child("run", "components", components_trees[run_assets])),
+            "floor": lambda: measure(child("run", "floor", nope_trees[run_assets])),
+            "bookkeeping": lambda: measure(child("run", "bookkeeping", nope_trees[run_assets])),
+        }
+        for contender in rotated(list(runs), round_index):
+            sample = runs[contender]()
+            samples[("run", run_assets, contender)].append(sample)
+            log(f"round {round_index + 1}/{rounds}  run   N={run_assets:<6} {contender:11} {sample.figures['per_asset'] * 1000:7.1f} ms/asset")
+    return samples
+
+
+def _split(command_and_env: tuple[list[str], dict]) -> tuple[list[str], None, dict]:
+    command, env = command_and_env
+    return command, None, env
+
+
+def _median(samples: list[Sample], value=lambda sample: sample.seconds) -> float:
+    return statistics.median(value(sample) for sample in samples)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.0f} ms"
+
+
+def table(samples: dict, sizes: list[int], rounds: int, run_assets: int) -> str:
+    """The issue's table, in Markdown, from medians."""
+    rows = ["| measure | ours | Dagster Components | floor | ratios |", "|---|---|---|---|---|"]
+    load = {(n, c): _median(samples[("load", n, c)]) for n in sizes for c in ("nope", "components", "floor")}
+    for n in sizes:
+        ours, peer, floor = load[(n, "nope")], load[(n, "components")], load[(n, "floor")]
+        rows.append(
+            f"| load definitions, N={n:,} | {_seconds(ours)} | {_seconds(peer)} | {_seconds(floor)} "
+            f"| peer/ours {peer / ours:.1f}×, ours/floor {ours / floor:.2f}× |"
+        )
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        growth = {c: load[(large, c)] / load[(small, c)] for c in ("nope", "components", "floor")}
+        rows.append(
+            f"| load growth, N={large:,} / N={small:,} | {growth['nope']:.1f}× | {growth['components']:.1f}× "
+            f"| {growth['floor']:.1f}× | (linear: {large / small:.0f}×) |"
+        )
+    for n in sizes:
+        ours, peer, floor = (_median(samples[("check", n, c)]) for c in ("nope", "components", "floor"))
+        rows.append(
+            f"| `nope check` vs `dg check yaml`, N={n:,} | {_seconds(ours)} | {_seconds(peer)} | {_seconds(floor)} "
+            f"| peer/ours {peer / ours:.1f}×, ours/floor {ours / floor:.1f}×, check/load {ours / load[(n, 'nope')]:.2f} |"
+        )
+    for n in sizes:
+        ours, peer, floor = (
+            _median(samples[("load", n, c)], lambda sample: sample.peak_mb) for c in ("nope", "components", "floor")
+        )
+        rows.append(
+            f"| peak memory while loading, N={n:,} | {ours:.0f} MB | {peer:.0f} MB | {floor:.0f} MB "
+            f"| peer/ours {peer / ours:.1f}×, ours/floor {ours / floor:.2f}× |"
+        )
+    per_asset = {
+        c: _median(samples[("run", run_assets, c)], lambda sample: sample.figures["per_asset"])
+        for c in ("nope", "components", "floor", "bookkeeping")
+    }
+    ours, peer, launch, steps = (per_asset[c] for c in ("nope", "components", "floor", "bookkeeping"))
+    rows.append(
+        f"| materialize {run_assets} assets in process, per asset | {_seconds(ours)} | {_seconds(peer)} "
+        f"| {_seconds(launch)} launch + {_seconds(steps)} Dagster step "
+        f"| peer/ours {peer / ours:.2f}×, ours/(launch + step) {ours / (launch + steps):.2f}× |"
+    )
+    return "\n".join(rows)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N=1,000 only, 2 rounds")
+    parser.add_argument("--sizes", type=int, nargs="+", help="tree sizes (default 1000 10000)")
+    parser.add_argument("--rounds", type=int, help="rounds of every measurement (default 3, quick 2)")
+    parser.add_argument("--run-assets", type=int, default=RUN_ASSETS, help="assets materialized per run (default 50)")
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "nope-benchmarks", help="where trees are generated"
+    )
+    parser.add_argument("--json", type=Path, help="also write every sample here")
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ([1000] if args.quick else [1000, 10000])
+    rounds = args.rounds or (2 if args.quick else 3)
+
+    began = time.perf_counter()
+    samples = run_benchmark(sizes, rounds, args.work, args.run_assets, log=lambda line: print(line, file=sys.stderr))
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"\n{when}; {machine()}; {rounds} rounds, medians; {time.perf_counter() - began:.0f} s in all\n")
+    print(table(samples, sizes, rounds, args.run_assets))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [
+                    {"measure": key[0], "n": key[1], "contender": key[2], **vars(sample)}
+                    for key, values in samples.items()
+                    for sample in values
+                ],
+                indent=1,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Benchmark trees: the same N scripts and asset graph, once for Nope and once for Components.
+
+Both contenders must load exactly the same work, or the ratios mean nothing. So one
+function decides every asset (`bench_assets`): N assets in N/50 groups of 50, every asset
+with an owner, and dependency chains across the groups: asset j of group g depends on
+asset j of group g-1, so each of the 50 chains crosses every group and the graph is N/50
+deep. (One single chain through all N assets is not a shape Dagster can load: building
+its asset job recurses once per level and sorts topologically in quadratic time, so a
+3,000-deep chain already fails with RecursionError, for every contender alike.) The
+writers then spell that graph in each contender's own format:
+
+- Nope: a baked platform repository (`include_examples=no`) with `defs/<group>/<name>.py`
+  and a manifest `defs/<group>/<name>.yaml` next to it.
+- Dagster Components: a minimal `dg` project (`pyproject.toml` with `[tool.dg]`, a root
+  package whose `defs` module is the defs folder) with one folder per script holding the
+  script and its `defs.yaml` (`type: dagster.PythonScriptComponent`).
+
+Trees are cached under the work folder by N: generating 10,000 of each takes a few
+seconds, and the benchmark reuses them across rounds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+GROUP_SIZE = 50
+OWNER = "team:analytics"
+COMPONENTS_PACKAGE = "bench_components"
+
+# The same Pipes script for both contenders: it reports its one asset materialized.
+SCRIPT = '''"""Benchmark asset {name}: reports itself materialized through Dagster Pipes."""
+
+from dagster_pipes import open_dagster_pipes
+
+with open_dagster_pipes() as pipes:
+    pipes.report_asset_materialization(metadata={{"rows": {index}}})
+'''
+
+
+@dataclass(frozen=True)
+class BenchAsset:
+    group: str
+    name: str
+    dep: str | None  # the upstream asset key, `group/name`, or None for the first asset
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.name}"
+
+
+def bench_assets(n: int) -> list[BenchAsset]:
+    """N assets in groups of 50; each depends on the asset at the same place in the previous group."""
+    assets: list[BenchAsset] = []
+    for index in range(n):
+        group = f"g{index // GROUP_SIZE:04d}"
+        upstream = assets[index - GROUP_SIZE].key if index >= GROUP_SIZE else None
+        assets.append(BenchAsset(group, f"a{index:05d}", upstream))
+    return assets
+
+
+def nope_tree(work: Path, n: int) -> Path:
+    """A baked platform repository holding N manifests; returns the repository folder."""
+    root = work / f"nope_{n}"
+    repo = root / "acme-data-platform"
+    if (repo / ".bench-complete").exists():
+        return repo
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(root), str(TEMPLATE), "include_examples=no"],
+        check=True,
+        capture_output=True,
+    )
+    defs = repo / "defs"
+    for index, asset in enumerate(bench_assets(n)):
+        folder = defs / asset.group
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{asset.name}.py").write_text(SCRIPT.format(name=asset.key, index=index))
+        deps = f"deps: [{asset.dep}]\n" if asset.dep else ""
+        (folder / f"{asset.name}.yaml").write_text(
+            f"target: subprocess\ndescription: Benchmark asset number {index}.\nowners: [{OWNER}]\n{deps}"
+        )
+    (repo / ".bench-complete").touch()
+    return repo
+
+
+def components_tree(work: Path, n: int) -> Path:
+    """A minimal Dagster Components project with N `PythonScriptComponent`s; returns its folder."""
+    project = work / f"components_{n}"
+    if (project / ".bench-complete").exists():
+        return project
+    shutil.rmtree(project, ignore_errors=True)
+    package = project / COMPONENTS_PACKAGE
+    defs = package / "defs"
+    defs.mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "{COMPONENTS_PACKAGE}"\nversion = "0.1.0"\n\n'
+        f'[tool.dg]\ndirectory_type = "project"\n\n'
+        f'[tool.dg.project]\nroot_module = "{COMPONENTS_PACKAGE}"\n'
+    )
+    (package / "__init__.py").write_text("")
+    (defs / "__init__.py").write_text("")
+    for index, asset in enumerate(bench_assets(n)):
+        folder = defs / asset.group / asset.name
+        folder.mkdir(parents=True)
+        (folder / f"{asset.name}.py").write_text(SCRIPT.format(name=asset.key, index=index))
+        deps = f"\n      deps: [{asset.dep}]" if asset.dep else ""
+        (folder / "defs.yaml").write_text(
+            "type: dagster.PythonScriptComponent\n"
+            "attributes:\n"
+            "  execution:\n"
+            f"    path: {asset.name}.py\n"
+            "  assets:\n"
+            f"    - key: {asset.key}\n"
+            f"      group_name: {asset.group}\n"
+            f"      description: Benchmark asset number {index}.\n"
+            f"      owners: [{OWNER}]{deps}\n"
+        )
+    (project / ".bench-complete").touch()
+    return project
