@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,8 @@ class Sample:
     seconds: float
     peak_mb: float
     figures: dict
+    timed_out: bool = False
+    """Stopped at the time limit: `seconds` is then a lower bound, shown as `> ...`."""
 
 
 def _environment() -> dict[str, str]:
@@ -61,13 +64,32 @@ def _environment() -> dict[str, str]:
     return env
 
 
+TIME_LIMIT = 180.0
+
+
 def measure(command: list[str], cwd: Path | None = None, env: dict | None = None) -> Sample:
-    """Run one fresh process; its wall time, peak resident memory and the JSON it printed."""
+    """Run one fresh process; its wall time, peak resident memory and the JSON it printed.
+
+    A process still running after `TIME_LIMIT` seconds is stopped: one contender taking
+    many minutes per sample would otherwise make the whole benchmark unaffordable, and a
+    lower bound is enough to show how far apart the contenders are.
+    """
     began = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, cwd=cwd, env=env or _environment(), stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env or _environment(), stdout=out, stderr=err, start_new_session=True
+        )
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            seconds = time.perf_counter() - began
+            if pid:
+                break
+            if seconds > TIME_LIMIT:
+                os.killpg(process.pid, signal.SIGKILL)  # the child's own session: it and its subprocesses
+                _, status, usage = os.wait4(process.pid, 0)
+                process.returncode = 0
+                return Sample(TIME_LIMIT, usage.ru_maxrss / 1024, {}, timed_out=True)
+            time.sleep(0.02)
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -83,13 +105,13 @@ def child(measure_name: str, contender: str, tree: Path) -> list[str]:
     return [sys.executable, str(CONTENDERS_SCRIPT), measure_name, contender, str(tree)]
 
 
-def nope_check_command(repo: Path) -> tuple[list[str], dict]:
-    """`python -m nope check defs` when the CLI exists, else the same code path in-process."""
+def nope_check_command(repo: Path) -> tuple[list[str], Path, dict]:
+    """`python -m nope check defs` from the repository when the CLI exists, else `NopeProject.load()`."""
     env = _environment()
     if (repo / "platform" / "nope" / "cli.py").exists():
-        env["PYTHONPATH"] = os.pathsep.join([str(repo / "platform"), str(repo)])
-        return [sys.executable, "-m", "nope", "check", "defs"], env
-    return child("check", "nope", repo), env
+        env["PYTHONPATH"] = str(repo / "platform")
+        return [sys.executable, "-m", "nope", "check", "defs"], repo, env
+    return child("check", "nope", repo), repo, env
 
 
 def dg_command() -> list[str]:
@@ -105,10 +127,25 @@ def rotated(items: list, by: int) -> list:
 
 
 def run_benchmark(sizes: list[int], rounds: int, work: Path, run_assets: int, log=print) -> dict:
-    """Every measurement, `rounds` times, contenders alternating; returns samples by (measure, contender)."""
+    """Every measurement, `rounds` times, contenders alternating; returns samples by (measure, N, contender).
+
+    A contender that hit the time limit is not run again for that measure and size: its
+    lower bound is known, and repeating it would only cost the same minutes again.
+    """
     samples: dict[tuple, list[Sample]] = defaultdict(list)
     nope_trees = {n: trees.nope_tree(work, n) for n in [*sizes, run_assets]}
     components_trees = {n: trees.components_tree(work, n) for n in [*sizes, run_assets]}
+
+    def take(key: tuple, run_one, describe) -> None:
+        if any(sample.timed_out for sample in samples[key]):
+            return
+        sample = run_one()
+        samples[key].append(sample)
+        log(f"round {round_index + 1}/{rounds}  {key[0]:5} N={key[1]:<6} {key[2]:11} {describe(sample)}")
+
+    def seconds(sample: Sample) -> str:
+        return f"> {sample.seconds:.0f} s (stopped)" if sample.timed_out else f"{sample.seconds:7.2f} s"
+
     for round_index in range(rounds):
         for n in sizes:
             loads = {
@@ -117,15 +154,13 @@ def run_benchmark(sizes: list[int], rounds: int, work: Path, run_assets: int, lo
                 "floor": lambda n=n: measure(child("load", "floor", nope_trees[n])),
             }
             checks = {
-                "nope": lambda n=n: measure(*_split(nope_check_command(nope_trees[n]))),
+                "nope": lambda n=n: measure(*nope_check_command(nope_trees[n])),
                 "components": lambda n=n: measure(dg_command(), cwd=components_trees[n]),
                 "floor": lambda n=n: measure(child("check", "floor", nope_trees[n])),
             }
             for measure_name, contenders in (("load", loads), ("check", checks)):
                 for contender in rotated(list(contenders), round_index):
-                    sample = contenders[contender]()
-                    samples[(measure_name, n, contender)].append(sample)
-                    log(f"round {round_index + 1}/{rounds}  {measure_name:5} N={n:<6} {contender:11} {sample.seconds:7.2f} s")
+                    take((measure_name, n, contender), contenders[contender], seconds)
         runs = {
             "nope": lambda: measure(child("run", "nope", nope_trees[run_assets])),
             "components": lambda: measure(child("run", "components", components_trees[run_assets])),
@@ -133,65 +168,82 @@ def run_benchmark(sizes: list[int], rounds: int, work: Path, run_assets: int, lo
             "bookkeeping": lambda: measure(child("run", "bookkeeping", nope_trees[run_assets])),
         }
         for contender in rotated(list(runs), round_index):
-            sample = runs[contender]()
-            samples[("run", run_assets, contender)].append(sample)
-            log(f"round {round_index + 1}/{rounds}  run   N={run_assets:<6} {contender:11} {sample.figures['per_asset'] * 1000:7.1f} ms/asset")
+            take(("run", run_assets, contender), runs[contender], lambda sample: f"{_per_asset(sample) * 1000:7.1f} ms/asset")
     return samples
 
 
-def _split(command_and_env: tuple[list[str], dict]) -> tuple[list[str], None, dict]:
-    command, env = command_and_env
-    return command, None, env
+def _per_asset(sample: Sample) -> float:
+    return sample.figures.get("per_asset", float("inf"))
 
 
-def _median(samples: list[Sample], value=lambda sample: sample.seconds) -> float:
-    return statistics.median(value(sample) for sample in samples)
+@dataclass(frozen=True)
+class Figure:
+    """A median; `at_least` when it comes from a stopped process (a lower bound)."""
+
+    value: float
+    at_least: bool = False
+
+    @classmethod
+    def median(cls, samples: list[Sample], value=lambda sample: sample.seconds) -> Figure:
+        middle = statistics.median(value(sample) for sample in samples)
+        stopped = [value(sample) for sample in samples if sample.timed_out]
+        return cls(middle, bool(stopped) and middle >= min(stopped))
+
+    def seconds(self) -> str:
+        text = f"{self.value:.2f} s" if self.value >= 0.1 else f"{self.value * 1000:.0f} ms"
+        return f"> {text}" if self.at_least else text
+
+    def megabytes(self) -> str:
+        return f"{'> ' if self.at_least else ''}{self.value:.0f} MB"
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.0f} ms"
+def ratio(numerator: Figure, denominator: Figure, digits: int = 1) -> str:
+    """numerator / denominator; `>` when only the numerator is a lower bound, `?` when both or the denominator are."""
+    if denominator.at_least:
+        return "?"
+    return f"{'> ' if numerator.at_least else ''}{numerator.value / denominator.value:.{digits}f}×"
 
 
-def table(samples: dict, sizes: list[int], rounds: int, run_assets: int) -> str:
+def table(samples: dict, sizes: list[int], run_assets: int) -> str:
     """The issue's table, in Markdown, from medians."""
     rows = ["| measure | ours | Dagster Components | floor | ratios |", "|---|---|---|---|---|"]
-    load = {(n, c): _median(samples[("load", n, c)]) for n in sizes for c in ("nope", "components", "floor")}
+    contenders = ("nope", "components", "floor")
+    load = {(n, c): Figure.median(samples[("load", n, c)]) for n in sizes for c in contenders}
     for n in sizes:
-        ours, peer, floor = load[(n, "nope")], load[(n, "components")], load[(n, "floor")]
+        ours, peer, floor = (load[(n, c)] for c in contenders)
         rows.append(
-            f"| load definitions, N={n:,} | {_seconds(ours)} | {_seconds(peer)} | {_seconds(floor)} "
-            f"| peer/ours {peer / ours:.1f}×, ours/floor {ours / floor:.2f}× |"
+            f"| load definitions, N={n:,} | {ours.seconds()} | {peer.seconds()} | {floor.seconds()} "
+            f"| peer/ours {ratio(peer, ours)}, ours/floor {ratio(ours, floor, 2)} |"
         )
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
-        growth = {c: load[(large, c)] / load[(small, c)] for c in ("nope", "components", "floor")}
+        growth = [ratio(load[(large, c)], load[(small, c)]) for c in contenders]
         rows.append(
-            f"| load growth, N={large:,} / N={small:,} | {growth['nope']:.1f}× | {growth['components']:.1f}× "
-            f"| {growth['floor']:.1f}× | (linear: {large / small:.0f}×) |"
+            f"| load growth, N={large:,} / N={small:,} | {growth[0]} | {growth[1]} | {growth[2]} "
+            f"| linear would be {large / small:.0f}× |"
         )
     for n in sizes:
-        ours, peer, floor = (_median(samples[("check", n, c)]) for c in ("nope", "components", "floor"))
+        ours, peer, floor = (Figure.median(samples[("check", n, c)]) for c in contenders)
         rows.append(
-            f"| `nope check` vs `dg check yaml`, N={n:,} | {_seconds(ours)} | {_seconds(peer)} | {_seconds(floor)} "
-            f"| peer/ours {peer / ours:.1f}×, ours/floor {ours / floor:.1f}×, check/load {ours / load[(n, 'nope')]:.2f} |"
+            f"| `nope check` vs `dg check yaml`, N={n:,} | {ours.seconds()} | {peer.seconds()} | {floor.seconds()} "
+            f"| peer/ours {ratio(peer, ours)}, ours/floor {ratio(ours, floor)}, "
+            f"ours check/ours load {ratio(ours, load[(n, 'nope')], 2)} |"
         )
     for n in sizes:
         ours, peer, floor = (
-            _median(samples[("load", n, c)], lambda sample: sample.peak_mb) for c in ("nope", "components", "floor")
+            Figure.median(samples[("load", n, c)], lambda sample: sample.peak_mb) for c in contenders
         )
         rows.append(
-            f"| peak memory while loading, N={n:,} | {ours:.0f} MB | {peer:.0f} MB | {floor:.0f} MB "
-            f"| peer/ours {peer / ours:.1f}×, ours/floor {ours / floor:.2f}× |"
+            f"| peak memory while loading, N={n:,} | {ours.megabytes()} | {peer.megabytes()} | {floor.megabytes()} "
+            f"| peer/ours {ratio(peer, ours)}, ours/floor {ratio(ours, floor, 2)} |"
         )
-    per_asset = {
-        c: _median(samples[("run", run_assets, c)], lambda sample: sample.figures["per_asset"])
-        for c in ("nope", "components", "floor", "bookkeeping")
-    }
-    ours, peer, launch, steps = (per_asset[c] for c in ("nope", "components", "floor", "bookkeeping"))
+    ours, peer, launch, step = (
+        Figure.median(samples[("run", run_assets, c)], _per_asset) for c in (*contenders, "bookkeeping")
+    )
     rows.append(
-        f"| materialize {run_assets} assets in process, per asset | {_seconds(ours)} | {_seconds(peer)} "
-        f"| {_seconds(launch)} launch + {_seconds(steps)} Dagster step "
-        f"| peer/ours {peer / ours:.2f}×, ours/(launch + step) {ours / (launch + steps):.2f}× |"
+        f"| materialize {run_assets} assets in process, per asset | {ours.seconds()} | {peer.seconds()} "
+        f"| {launch.seconds()} launch (+ {step.seconds()} Dagster step) "
+        f"| peer/ours {ratio(peer, ours, 2)}, ours/(launch + step) {ratio(ours, Figure(launch.value + step.value), 2)} |"
     )
     return "\n".join(rows)
 
@@ -218,7 +270,10 @@ def main(argv: list[str] | None = None) -> None:
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "nope-benchmarks", help="where trees are generated"
     )
     parser.add_argument("--json", type=Path, help="also write every sample here")
+    parser.add_argument("--time-limit", type=float, help="seconds before a measurement is stopped (default 180)")
     args = parser.parse_args(argv)
+    global TIME_LIMIT  # one setting for every measurement of this run
+    TIME_LIMIT = args.time_limit or TIME_LIMIT
     sizes = args.sizes or ([1000] if args.quick else [1000, 10000])
     rounds = args.rounds or (2 if args.quick else 3)
 
@@ -226,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     samples = run_benchmark(sizes, rounds, args.work, args.run_assets, log=lambda line: print(line, file=sys.stderr))
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}; {machine()}; {rounds} rounds, medians; {time.perf_counter() - began:.0f} s in all\n")
-    print(table(samples, sizes, rounds, args.run_assets))
+    print(table(samples, sizes, args.run_assets))
     if args.json:
         args.json.write_text(
             json.dumps(
