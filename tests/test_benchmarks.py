@@ -1,0 +1,50 @@
+"""The benchmark still works: its trees load, and one tiny measurement per measure runs.
+
+Benchmarks are not tests: figures are judged by `benchmarks/run.py` on a quiet machine,
+never asserted here. This only keeps the script from rotting between runs, at a size
+small enough to stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE
+
+sys.path.insert(0, str(TEMPLATE / "benchmarks"))
+
+import run  # noqa: E402
+import trees  # noqa: E402
+
+N = 20
+
+
+@pytest.fixture(scope="module")
+def bench_trees(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    work = tmp_path_factory.mktemp("bench")
+    return trees.nope_tree(work, N), trees.components_tree(work, N)
+
+
+def test_both_trees_hold_the_same_graph(bench_trees: tuple[Path, Path]):
+    nope_repo, components_project = bench_trees
+    names = sorted(asset.name for asset in trees.bench_assets(N))
+    assert sorted(path.stem for path in (nope_repo / "defs").glob("*/*.yaml")) == names
+    assert sorted(path.parent.name for path in components_project.rglob("defs.yaml")) == names
+
+
+def test_one_measurement_of_each_kind_runs(bench_trees: tuple[Path, Path]):
+    nope_repo, components_project = bench_trees
+    load = run.measure(run.child("load", "nope", nope_repo))
+    assert load.figures["assets"] == N
+    assert load.peak_mb > 0
+    assert run.measure(run.child("load", "floor", nope_repo)).figures["assets"] == N
+    assert run.measure(run.child("load", "components", components_project)).figures["assets"] == N
+    run.measure(*run.nope_check_command(nope_repo))  # raises if `nope check` reports a problem
+    assert run.measure(run.child("run", "nope", nope_repo)).figures["assets"] == N
+    samples = {("load", N, contender): [load] for contender in ("nope", "components", "floor")}
+    samples |= {("check", N, contender): [load] for contender in ("nope", "components", "floor")}
+    one_run = run.Sample(1.0, 1.0, {"per_asset": 1.0})
+    samples |= {("run", 1, contender): [one_run] for contender in ("nope", "components", "floor", "bookkeeping")}
+    assert "| load definitions, N=20 |" in run.table(samples, [N], 1)
