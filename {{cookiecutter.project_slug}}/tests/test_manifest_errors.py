@@ -145,6 +145,10 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
         {"sales-eu/a.py": SCRIPT, "sales-eu/a.yaml": "target: subprocess\n"},
         [("defs/sales-eu/a.yaml", 0, 0, "the folder name `sales-eu` is not made of letters, digits and underscores only (try `sales_eu`)")],
     ),
+    "an uppercase extension": (
+        {"g/a.py": SCRIPT, "g/a.YAML": "target: subprocess\n"},
+        [("defs/g/a.YAML", 0, 0, "rename it to `a.yaml`")],
+    ),
     "manifest outside any group": (
         {"a.py": SCRIPT, "a.yaml": "target: subprocess\n"},
         [("defs/a.yaml", 0, 0, "move it to defs/<group>/")],

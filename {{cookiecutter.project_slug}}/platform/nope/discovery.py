@@ -25,6 +25,7 @@ def find_manifests(defs_path: Path) -> list[Path]:
         found += [
             Path(folder, name)
             for name in sorted(files)
-            if name.endswith(MANIFEST_SUFFIXES) and not is_ignored(name)
+            # Case-insensitive, so `orders.YAML` is found and reported rather than silently skipped.
+            if name.lower().endswith(MANIFEST_SUFFIXES) and not is_ignored(name)
         ]
     return found

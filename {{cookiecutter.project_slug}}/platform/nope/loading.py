@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from nope import models
-from nope.discovery import find_manifests
+from nope.discovery import MANIFEST_SUFFIXES, find_manifests
 from nope.graph_checks import check_graph
 from nope.problems import Problem, did_you_mean
 from nope.targets import NopeInvocationTarget
@@ -91,6 +91,10 @@ class _ManifestReader:
                 [Problem(display, 0, 0, "manifests live in a group folder: move it to defs/<group>/")]
             )
         group = below_defs[0]
+        if path.suffix not in MANIFEST_SUFFIXES:
+            raise _ManifestProblems(
+                [Problem(display, 0, 0, f"rename it to `{path.stem}{path.suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
+            )
         for folder in below_defs[:-1]:
             if not re.match(models.NAME_PATTERN, folder):
                 problems.append(
