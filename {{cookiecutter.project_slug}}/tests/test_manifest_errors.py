@@ -69,7 +69,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
     ),
     "dep written with a dot instead of a slash": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps:\n  - g.b\n"},
-        [("defs/g/a.yaml", 3, 5, "`g.b` is not an asset key written `group/asset`")],
+        [("defs/g/a.yaml", 3, 5, "slashes between parts). Did you mean `g/b`?")],
     ),
     "unknown dep with a typo": (
         {
@@ -135,7 +135,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
     ),
     "invalid asset name": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  daily-revenue: {}\n"},
-        [("defs/g/a.yaml", 3, 3, "`daily-revenue` is not a name of letters, digits and underscores")],
+        [("defs/g/a.yaml", 3, 3, "`daily-revenue` is not a name of letters, digits and underscores only. Did you mean `daily_revenue`?")],
     ),
     "invalid file name for a single asset": (
         {"g/daily revenue.py": SCRIPT, "g/daily revenue.yaml": "target: subprocess\n"},
@@ -179,7 +179,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
     ),
     "owner that is neither email nor team": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners:\n  - team:x\n  - bob\n"},
-        [("defs/g/a.yaml", 4, 5, "`bob` is not an owner: an email address or `team:<name>`")],
+        [("defs/g/a.yaml", 4, 5, "`bob` is not an owner: an email address or `team:<name>`. Did you mean `team:bob`?")],
     ),
     "tags as a list": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ntags: [pii]\n"},
@@ -187,7 +187,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
     ),
     "tag value with spaces": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ntags:\n  tier: gold class\n"},
-        [("defs/g/a.yaml", 3, 3, "`gold class` is not a tag value")],
+        [("defs/g/a.yaml", 3, 3, "`gold class` is not a tag value: up to 63 letters, digits, `_`, `-` or `.`. Did you mean `gold_class`?")],
     ),
     "description that YAML reads as a date": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: 2024-01-31\n"},

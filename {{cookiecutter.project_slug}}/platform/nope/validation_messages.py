@@ -7,6 +7,7 @@ sentence that names the key and says how to fix it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,8 +64,9 @@ def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str |
     if kind == "missing":
         return loc, f"`{where}` is required"
     if kind == "string_pattern_mismatch":
-        meaning = _PATTERN_MEANING.get(error.get("ctx", {}).get("pattern", ""), "the expected format")
-        return loc, f"{where}: `{value}` is not {meaning}"
+        pattern = error.get("ctx", {}).get("pattern", "")
+        meaning = _PATTERN_MEANING.get(pattern, "the expected format")
+        return loc, f"{where}: `{value}` is not {meaning}.{_fixed_spelling(pattern, value)}"
     if kind in _TYPE_MEANING and value is None:
         return loc, f"`{where}:` has no value; write {_TYPE_MEANING[kind]}, or remove the line"
     if kind in _TYPE_MEANING:
@@ -72,6 +74,22 @@ def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str |
     if kind == "value_error":
         return loc, (f"{where}: " if where else "") + str(error["ctx"]["error"])
     return loc, f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def _fixed_spelling(pattern: str, value: str) -> str:
+    """' Did you mean `x`?' with the value rewritten to fit the pattern, when that is a sure guess."""
+    if pattern == models.OWNER_PATTERN and "@" not in value:
+        guess = "team:" + re.sub(r"[^A-Za-z0-9_.\-]+", "-", value.removeprefix("team").strip(":- ")).strip("-")
+    elif pattern == models.ASSET_KEY_PATTERN:
+        guess = value.replace(".", "/") if "/" not in value else value
+        guess = "/".join(re.sub(r"[^A-Za-z0-9_]+", "_", part).strip("_") for part in guess.strip("/").split("/"))
+    elif pattern == models.NAME_PATTERN:
+        guess = re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
+    elif pattern in (models.TAG_KEY_PATTERN, models.TAG_VALUE_PATTERN):
+        guess = re.sub(r"[^A-Za-z0-9_.\-]+", "_", value).strip("_")[:63]
+    else:
+        return ""
+    return f" Did you mean `{guess}`?" if re.match(pattern, guess) and guess != value else ""
 
 
 def _describe_value(value: Any) -> str:
