@@ -148,6 +148,28 @@ def test_outside_a_platform_repository_it_says_so(tmp_path: Path):
     assert "no pyproject.toml with a [tool.nope] table" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('project = "no_such_platform:Project"', "no module `no_such_platform`"),
+        ('project = "nope"', "must read `package:ProjectClass`"),
+        ('project = "nope:Problem"', "is not a NopeProject subclass"),
+    ],
+)
+def test_a_wrong_tool_nope_setting_is_named(tmp_path: Path, setting: str, message: str):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.nope]\n{setting}\n")
+    result = nope("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_schema_to_an_unwritable_place_says_so(repo: Path):
+    result = nope("schema", "-o", "no/such/folder/schema.json", cwd=repo)
+    assert result.returncode == 2
+    assert "cannot write no/such/folder/schema.json: No such file or directory" in result.stderr
+
+
 def test_list_shows_key_group_target_deps_and_owners():
     table = nope("list", cwd=REPO_ROOT)
     assert table.returncode == 0, table.stderr

@@ -111,7 +111,13 @@ def _import_project(spec: str, repo_root: Path) -> type[NopeProject]:
     platform = str(repo_root / "platform")
     if platform not in sys.path:
         sys.path.insert(0, platform)
-    project = getattr(importlib.import_module(module_name), class_name, None)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:  # the platform package exists but imports something missing
+            raise
+        raise UsageError(f"[tool.nope] project `{spec}`: no module `{module_name}` in {platform}") from None
+    project = getattr(module, class_name, None)
     if not (isinstance(project, type) and issubclass(project, NopeProject)):
         raise UsageError(f"[tool.nope] project `{spec}` is not a NopeProject subclass")
     return project
@@ -286,7 +292,10 @@ def _require_name(text: str, what: str) -> None:
 def _schema(args: argparse.Namespace, config: Config) -> int:
     text = render(manifest_schema(config.project.invocation_target_map()))
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
