@@ -184,6 +184,20 @@ def test_list_shows_key_group_target_deps_and_owners():
     assert len(table.stdout.splitlines()) == len(expected) + 1
 
 
+def test_list_piped_into_a_reader_that_stops_early_is_not_an_error(repo: Path):
+    files = {}
+    for index in range(2000):
+        files[f"defs/g/a{index}.py"] = ""
+        files[f"defs/g/a{index}.yaml"] = "target: subprocess\n"
+    write(repo, files)
+    environment = {**os.environ, "PYTHONPATH": str(PLATFORM)}
+    listing = subprocess.Popen([sys.executable, "-m", "nope", "list"], cwd=repo, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert listing.stdout.readline().split() == [b"KEY", b"GROUP", b"TARGET", b"DEPS", b"OWNERS"]
+    listing.stdout.close()  # like `| head -1`
+    assert listing.wait() == 0
+    assert b"Traceback" not in listing.stderr.read()
+
+
 def test_list_reports_problems_and_exits_1(repo: Path):
     write(repo, {**BROKEN, "defs/g/ok.py": "print(1)\n", "defs/g/ok.yaml": "target: subprocess\n"})
     result = nope("list", cwd=repo)

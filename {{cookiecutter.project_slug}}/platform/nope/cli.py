@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"nope: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `nope list | head` closed the pipe early: that is fine. Python's documented recipe:
+        # point stdout at devnull so flushing at exit does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ command line and the running platform can never disagree about what is valid.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,7 @@ class _ManifestReader:
         self.resolved_defs_path = defs_path.resolve()
         self.repo_root = defs_path.parent
         self.target_map = target_map
-        self._folder_listing: dict[Path, list[str]] = {}
+        self._names_by_stem: dict[Path, dict[str, list[str]]] = {}
 
     def read(self, path: Path) -> NopeInvocationTarget:
         display = path.relative_to(self.repo_root).as_posix()
@@ -177,7 +178,7 @@ class _ManifestReader:
         suffixes = target_cls.script_suffixes()
         if values.script is None:
             candidates = [
-                name for name in self._listing(path.parent) if Path(name).stem == path.stem and Path(name).suffix.lower() in suffixes
+                name for name in self._siblings(path.parent).get(path.stem, []) if Path(name).suffix.lower() in suffixes
             ]
             if len(candidates) == 1:
                 return self._inside_defs(path.parent / candidates[0], candidates[0], display, (1, 1), problems)
@@ -201,7 +202,7 @@ class _ManifestReader:
         if not candidate.resolve().is_relative_to(self.resolved_defs_path):
             return self._inside_defs(candidate, values.script, display, (line, column), problems)
         if not candidate.exists():
-            siblings = self._listing(path.parent)
+            siblings = [name for names in self._siblings(path.parent).values() for name in names]
             problems.append(
                 Problem(display, line, column, f"script `{values.script}` does not exist.{did_you_mean(script.name, siblings)}")
             )
@@ -230,11 +231,15 @@ class _ManifestReader:
             problems.append(Problem(display, *position, f"script `{written}` is not a file"))
         return candidate.absolute()
 
-    def _listing(self, folder: Path) -> list[str]:
-        """File names in a folder, read once per folder (many manifests share one)."""
-        if folder not in self._folder_listing:
-            self._folder_listing[folder] = sorted(entry.name for entry in folder.iterdir())
-        return self._folder_listing[folder]
+    def _siblings(self, folder: Path) -> dict[str, list[str]]:
+        """File names in a folder by stem, read once per folder: a group of thousands of
+        manifests then finds each one's script by lookup, not by scanning the folder."""
+        if folder not in self._names_by_stem:
+            by_stem: dict[str, list[str]] = {}
+            for name in sorted(os.listdir(folder)):
+                by_stem.setdefault(Path(name).stem, []).append(name)
+            self._names_by_stem[folder] = by_stem
+        return self._names_by_stem[folder]
 
 
 def _name_rule(name: str) -> str:
