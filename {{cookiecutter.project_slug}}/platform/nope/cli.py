@@ -1,9 +1,9 @@
 """The `nope` command: check, list, scaffold and describe manifests without Dagster.
 
-    nope check [PATH...] [--format text|json|github]   validate defs/; exit 1 with problems
-    nope list [--format table|json]                 the assets the manifests define
-    nope new <group>/<name> [--target T] [--assets a,b]
-    nope schema [-o FILE]                           the JSON Schema editors use
+    nope check [PATH...] [--format text|json|github]     validate defs/; exit 1 with problems
+    nope list [--format table|json]                      the assets the manifests define
+    nope new <group>/<name> [--target T] [--assets a,b]  a script and manifest that pass check
+    nope schema [-o FILE]                                the JSON Schema editors use
 
 It finds the project the way `definitions.py` does, from `[tool.nope]` in the nearest
 `pyproject.toml` (`project = "package:ProjectClass"`, `defs = "defs"`), so it validates with
