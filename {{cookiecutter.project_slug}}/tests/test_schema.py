@@ -29,7 +29,7 @@ def committed_schema() -> dict:
 
 
 def schema_errors(schema: dict, manifest: object) -> list[str]:
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.validators.validator_for(schema)(schema)
     return [error.message for error in validator.iter_errors(manifest)]
 
 
@@ -43,7 +43,8 @@ def test_the_committed_schema_is_what_nope_schema_generates():
 
 def test_the_schema_is_valid_and_names_every_target():
     schema = committed_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
+    assert jsonschema.validators.validator_for(schema) is jsonschema.Draft7Validator
+    jsonschema.Draft7Validator.check_schema(schema)
     assert schema["properties"]["target"]["enum"] == sorted(Project.invocation_target_map())
 
 

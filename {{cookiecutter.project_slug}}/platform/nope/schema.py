@@ -20,7 +20,9 @@ from typing import Any
 from nope.models import manifest_model
 from nope.targets import NopeInvocationTarget
 
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# Draft-07: the newest dialect every editor's YAML support implements fully. Nothing in the
+# schema needs a later one (pydantic's `$defs` are plain JSON Pointer targets there too).
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
 
 
 def manifest_schema(target_map: dict[str, type[NopeInvocationTarget]]) -> dict[str, Any]:
