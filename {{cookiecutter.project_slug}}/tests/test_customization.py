@@ -164,7 +164,9 @@ FANCY_AND_SUBPROCESS_DEFS = {
     "group_a/asset_one.py": 'if __name__ == "__main__":\n    print("hello")\n',
     "group_a/asset_one.yaml": "target: subprocess\nscript: asset_one.py\n",
     "fancy_group/scores.py": "# run by the Fancy system, not by Dagster\n",
-    "fancy_group/scores.yaml": "target: fancy\nscript: scores.py\nassets:\n  raw_scores: {}\n  clean_scores:\n    deps: [fancy_group/raw_scores]\n",
+    "fancy_group/scores.yaml": (
+        "target: fancy\nscript: scores.py\nassets:\n  raw_scores: {}\n  clean_scores:\n    deps: [fancy_group/raw_scores]\n"
+    ),
 }
 
 

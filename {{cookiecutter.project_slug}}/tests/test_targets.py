@@ -67,7 +67,9 @@ def test_a_shell_script_runs_through_bash_with_the_pipes_environment(make_defs, 
 
 
 def test_a_failing_shell_script_fails_its_step_with_its_stderr(make_defs, instance):
-    defs_path = make_defs({"ops/broken.sh": "echo 'no such table: orders' >&2\nexit 4\n", "ops/broken.yaml": "target: subprocess\n"})
+    defs_path = make_defs(
+        {"ops/broken.sh": "echo 'no such table: orders' >&2\nexit 4\n", "ops/broken.yaml": "target: subprocess\n"}
+    )
     result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
     assert not result.success
     assert "exited with code 4" in step_failure_text(result)
@@ -139,7 +141,15 @@ class ReturnsNothing(NopeInvocationTarget):
         return None
 
 
-MULTI_ASSET_MANIFEST = "target: TARGET\nscript: pair.py\nassets:\n  second:\n    deps: [g/first]\n  first:\n    description: upstream\n"
+MULTI_ASSET_MANIFEST = """\
+target: TARGET
+script: pair.py
+assets:
+  second:
+    deps: [g/first]
+  first:
+    description: upstream
+"""
 
 
 def test_invoke_may_return_materialize_results_and_targets_know_their_files(make_defs, instance):

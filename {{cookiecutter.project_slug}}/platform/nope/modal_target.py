@@ -75,7 +75,8 @@ def modal_environment_name(branch: str) -> str:
 
 def modal_environments(repo_root: Path) -> set[str]:
     """Names of the Modal environments that exist, from `modal environment list --json`."""
-    return {environment["name"] for environment in json.loads(_output(["modal", "environment", "list", "--json"], repo_root))}
+    listed = json.loads(_output(["modal", "environment", "list", "--json"], repo_root))
+    return {environment["name"] for environment in listed}
 
 
 def _output(command: list[str], cwd: Path) -> str:
