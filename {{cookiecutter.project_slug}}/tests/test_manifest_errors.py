@@ -246,6 +246,10 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
         },
         [("defs/g/a.yaml", 6, 5, "expands to more than 100,000 values")],
     ),
+    "nesting deep enough to crash a YAML parser": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nmetadata:\n  x: " + "[" * 200_000 + "]" * 200_000 + "\n"},
+        [("defs/g/a.yaml", 3, 68, "nests lists and mappings more than 64 levels deep")],
+    ),
     "a file that is not UTF-8": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: Caf\xe9\n".encode("latin-1")},
         [("defs/g/a.yaml", 2, 1, "is not UTF-8 text (byte 0xe9)")],

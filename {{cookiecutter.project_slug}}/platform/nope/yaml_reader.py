@@ -4,7 +4,8 @@ PyYAML's safe loader never builds Python objects from tags, but on its own it fo
 line numbers, keeps the last of two duplicate keys silently, and lets a few lines of
 anchors expand into billions of values once a validator walks them. This module reads
 the node tree first (libyaml when available, for speed), refuses what a manifest never
-needs, and only then builds plain data plus a map from each value's path to its line.
+needs (object tags, duplicate keys, alias bombs, absurd nesting), and only then builds plain
+data plus a map from each value's path to its line.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ _PLAIN_TAGS = frozenset(
 # A manifest is a few dozen values. Far more than this, through aliases, is an attack
 # ("billion laughs") or an accident; either way it must not reach the validator.
 MAX_EXPANDED_VALUES = 100_000
+
+# Manifests nest a few levels (assets -> name -> metadata -> ...). Far deeper nesting would
+# overflow the recursive node composer (libyaml's crashes the interpreter at ~100,000).
+MAX_NESTING = 64
 
 PathKey = tuple[str | int, ...]
 
@@ -76,6 +81,7 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
 
     loader = _Loader(text)
     try:
+        _refuse_deep_nesting(text, fail)
         node = loader.get_single_node()
         if node is None:
             return YamlDocument(None, {})
@@ -96,6 +102,19 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
     finally:
         loader.dispose()
     return YamlDocument(data, _positions(node))
+
+
+def _refuse_deep_nesting(text: str, fail) -> None:
+    """Measure nesting on the parser's flat event stream, before anything is composed."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = event.start_mark
+                raise fail(mark.line + 1, mark.column + 1, f"nests lists and mappings more than {MAX_NESTING} levels deep")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def _refuse_what_plain_data_never_needs(root: yaml.Node, fail) -> None:
