@@ -157,6 +157,10 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
         {"g/orders.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: order.py\n"},
         [("defs/g/a.yaml", 2, 1, "script `order.py` does not exist. Did you mean `orders.py`?")],
     ),
+    "script path written with backslashes": (
+        {"g/sub/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: sub\\a.py\n"},
+        [("defs/g/a.yaml", 2, 1, "Write folders with `/`: `sub/a.py`.")],
+    ),
     "no script next to the manifest": (
         {"g/a.yaml": "target: subprocess\n"},
         [("defs/g/a.yaml", 1, 1, "has no script: add `a.py`")],

@@ -203,9 +203,12 @@ class _ManifestReader:
             return self._inside_defs(candidate, values.script, display, (line, column), problems)
         if not candidate.exists():
             siblings = [name for names in self._siblings(path.parent).values() for name in names]
-            problems.append(
-                Problem(display, line, column, f"script `{values.script}` does not exist.{did_you_mean(script.name, siblings)}")
-            )
+            forward_slashes = values.script.replace("\\", "/")
+            if forward_slashes != values.script:
+                hint = f" Write folders with `/`: `{forward_slashes}`."
+            else:
+                hint = did_you_mean(script.name, siblings)
+            problems.append(Problem(display, line, column, f"script `{values.script}` does not exist.{hint}"))
             return path
         if candidate.is_file() and candidate.suffix.lower() not in suffixes:
             problems.append(
