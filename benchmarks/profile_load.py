@@ -9,7 +9,6 @@ parsing, hashing), so read the shares, not the seconds; `pyinstrument` gives a f
 
 from __future__ import annotations
 
-import cProfile
 import pstats
 import subprocess
 import sys
