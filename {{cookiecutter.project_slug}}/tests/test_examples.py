@@ -28,7 +28,9 @@ def test_every_example_asset_materializes_with_its_pipes_metadata(repo_copy, ins
     assert metadata("group_a/asset_three")["metadata"] == "value_one"
     assert metadata("group_a/asset_four")["metadata"] == "value_two"
 
-    # The sales example reads a CSV and writes real aggregated files.
+    # The sales example reads a CSV, checks it, and writes real aggregated files.
+    checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert checks["no_refunds_left"].passed
     assert metadata("sales/orders")["row_count"] == 6
     assert metadata("sales/daily_revenue")["total_revenue"] == 661.49
     with open(repo_copy / "data/sales/daily_revenue.csv", newline="") as daily:

@@ -19,6 +19,11 @@ def main(pipes) -> None:
         writer.writerows(rows)
     pipes.log.info(f"Kept {len(rows)} orders")
     pipes.report_asset_materialization(metadata={"row_count": len(rows), "path": str(OUTPUT)})
+    pipes.report_asset_check(
+        check_name="no_refunds_left",
+        passed=all(float(row["amount"]) > 0 for row in rows),
+        metadata={"checked_rows": len(rows)},
+    )
 
 
 if __name__ == "__main__":

@@ -7,12 +7,16 @@ lenient mode, each broken manifest becomes a placeholder asset that shows its pr
 """
 
 import re
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+from nope.models import Automation, CronAutomation, Retries
 
 if TYPE_CHECKING:
     from nope.manifests import NopeAssetManifest
@@ -22,25 +26,87 @@ if TYPE_CHECKING:
 KIND_TAG = "kind"
 
 
-def build_assets_definition(target: "NopeInvocationTarget") -> dg.AssetsDefinition:
+@dataclass(frozen=True)
+class Publications:
+    """What the platform publishes for manifests to name: partitions and automation rules."""
+
+    partitions: Mapping[str, dg.PartitionsDefinition]
+    automation_conditions: Mapping[str, dg.AutomationCondition]
+
+    def automation_condition(self, automation: Automation | None) -> dg.AutomationCondition | None:
+        if automation is None:
+            return None
+        if isinstance(automation, CronAutomation):
+            return dg.AutomationCondition.on_cron(automation.cron, automation.timezone)
+        return self.automation_conditions[automation]
+
+
+def build_assets_definition(target: "NopeInvocationTarget", publications: Publications) -> dg.AssetsDefinition:
     """One multi-asset for one manifest, named after the manifest's path below defs/."""
+    manifest = target.manifest
     resource_keys = target.required_resource_keys()
-    specs = [_asset_spec(target, asset) for asset in target.asset_manifests]
+    specs = [_asset_spec(target, asset, publications) for asset in target.asset_manifests]
+    check_specs = _check_specs(target)
 
     @dg.multi_asset(
         name=target.op_name,
         specs=specs,
-        description=target.manifest.description,
+        check_specs=check_specs,
+        description=manifest.description,
         required_resource_keys=set(resource_keys),
+        partitions_def=publications.partitions[manifest.partitions] if manifest.partitions else None,
+        retry_policy=_retry_policy(manifest.retries),
+        pool=manifest.pool,
     )
     def _invocation(context: dg.AssetExecutionContext) -> Iterator[Any]:
         resources = {key: getattr(context.resources, key) for key in resource_keys}
-        yield from _results(target.invoke(context, **resources), context, target)
+        results = _results(target.invoke(context, **resources), context, target)
+        yield from results
+        yield from _unreported_checks(results, context)
 
     return _invocation
 
 
-def _asset_spec(target: "NopeInvocationTarget", asset: "NopeAssetManifest") -> dg.AssetSpec:
+def _retry_policy(retries: Retries | None) -> dg.RetryPolicy | None:
+    if retries is None:
+        return None
+    backoff = dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else None
+    return dg.RetryPolicy(max_retries=retries.max, delay=retries.delay or None, backoff=backoff)
+
+
+def _check_specs(target: "NopeInvocationTarget") -> list[dg.AssetCheckSpec]:
+    """Checks by asset name in the manifest; a manifest with one asset may leave the name out."""
+    keys = {asset.name: asset.key for asset in target.asset_manifests}
+    only = target.asset_manifests[0].key if len(keys) == 1 else None
+    return [
+        dg.AssetCheckSpec(
+            check.name,
+            asset=dg.AssetKey((keys[check.asset] if check.asset else only).split("/")),
+            description=check.description,
+            blocking=check.blocking,
+        )
+        for check in target.manifest.checks
+    ]
+
+
+def _unreported_checks(results: list[Any], context: dg.AssetExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    """A declared check the script never reported fails, saying so (instead of a Dagster internal error)."""
+    reported = {
+        (result.asset_key, result.check_name) for result in results if isinstance(result, dg.AssetCheckResult)
+    }
+    for check_key in sorted(context.selected_asset_check_keys, key=str):
+        if (check_key.asset_key, check_key.name) not in reported:
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=check_key.name,
+                passed=False,
+                metadata={"problem": "the script did not report this check (pipes.report_asset_check)"},
+            )
+
+
+def _asset_spec(
+    target: "NopeInvocationTarget", asset: "NopeAssetManifest", publications: Publications
+) -> dg.AssetSpec:
     tags = {**target.manifest.tags, **asset.tags}
     kinds = set(asset.kinds)
     if KIND_TAG in tags:
@@ -54,20 +120,23 @@ def _asset_spec(target: "NopeInvocationTarget", asset: "NopeAssetManifest") -> d
         tags=tags,
         kinds=kinds,
         code_version=asset.code_version,
+        automation_condition=publications.automation_condition(asset.automation),
         metadata={**asset.metadata, **_code_references(target)},
     )
 
 
 def _code_references(target: "NopeInvocationTarget") -> dict[str, dg.CodeReferencesMetadataValue]:
     """Links from the asset to its manifest and script, shown as "source" links in the UI."""
-    return {
-        "dagster/code_references": dg.CodeReferencesMetadataValue(
-            code_references=[
-                dg.LocalFileCodeReference(file_path=str(target.script_path), line_number=1, label="script"),
-                dg.LocalFileCodeReference(file_path=str(target.manifest_path), line_number=1, label="manifest"),
-            ]
-        )
-    }
+    with warnings.catch_warnings():  # code references are a beta API; one warning per asset is noise
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return {
+            "dagster/code_references": dg.CodeReferencesMetadataValue(
+                code_references=[
+                    dg.LocalFileCodeReference(file_path=str(target.script_path), line_number=1, label="script"),
+                    dg.LocalFileCodeReference(file_path=str(target.manifest_path), line_number=1, label="manifest"),
+                ]
+            )
+        }
 
 
 def _results(returned: Any, context: dg.AssetExecutionContext, target: "NopeInvocationTarget") -> list[Any]:

@@ -52,9 +52,11 @@ def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
         try:
             targets.append(reader.read(path))
         except _ManifestProblems as failure:
-            broken[path] = failure.problems
+            if failure.problems:  # none: its group's `_group.yaml` is broken, reported below
+                broken[path] = failure.problems
         except YamlProblem as failure:
             broken[path] = [failure.problem]
+    broken.update(reader.broken_group_files)
 
     # A manifest with graph problems (unknown deps, cycles, duplicates) is broken too.
     # A dep on the asset a broken manifest would define is a consequence, not a second mistake.
@@ -82,6 +84,8 @@ class _ManifestReader:
         self.repo_root = defs_path.parent
         self.target_map = target_map
         self._names_by_stem: dict[Path, dict[str, list[str]]] = {}
+        self._group_defaults: dict[Path, dict | None] = {}
+        self.broken_group_files: dict[Path, list[Problem]] = {}
 
     def read(self, path: Path) -> NopeInvocationTarget:
         display = path.relative_to(self.repo_root).as_posix()
@@ -112,7 +116,10 @@ class _ManifestReader:
             raise _ManifestProblems(
                 [*problems, Problem(display, 1, 1, "must be a mapping of `key: value` lines, e.g. `target: subprocess`")]
             )
-        data, target_cls = self._pick_target(data, document, display)
+        group_defaults = self._defaults_of(self.defs_path / group)
+        if group_defaults is None:
+            raise _ManifestProblems([])
+        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, display)
         model = models.manifest_model(
             data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
         )
@@ -130,6 +137,7 @@ class _ManifestReader:
                 Problem(display, 1, 1, f"the file name `{path.stem}` names the asset, so it must be {_name_rule(path.stem)}")
             )
         script_path = self._script_path(values, path, target_cls, document, display, problems)
+        problems += _check_problems(values, asset_names, document, display)
         if problems:
             raise _ManifestProblems(problems)
 
@@ -243,6 +251,75 @@ class _ManifestReader:
                 by_stem.setdefault(Path(name).stem, []).append(name)
             self._names_by_stem[folder] = by_stem
         return self._names_by_stem[folder]
+
+    def _defaults_of(self, group_folder: Path) -> dict | None:
+        """The group's `_group.yaml` values (only the keys it sets), read once; None if it is broken."""
+        if group_folder not in self._group_defaults:
+            self._group_defaults[group_folder] = self._read_group_defaults(group_folder)
+        return self._group_defaults[group_folder]
+
+    def _read_group_defaults(self, group_folder: Path) -> dict | None:
+        path = next((group_folder / name for name in GROUP_FILES if (group_folder / name).is_file()), None)
+        if path is None:
+            return {}
+        display = path.relative_to(self.repo_root).as_posix()
+        try:
+            document = read_yaml(path, display)
+        except YamlProblem as failure:
+            self.broken_group_files[path] = [failure.problem]
+            return None
+        if document.data is None:
+            return {}
+        if not isinstance(document.data, dict):
+            self.broken_group_files[path] = [Problem(display, 1, 1, "must be a mapping of `key: value` lines")]
+            return None
+        try:
+            models.GroupDefaults.model_validate(document.data)
+        except ValidationError as error:
+            self.broken_group_files[path] = [
+                Problem(display, *document.position(loc), message)
+                for loc, message in (describe(detail, models.GroupDefaults) for detail in error.errors())
+            ]
+            return None
+        return document.data
+
+
+GROUP_FILES = ("_group.yaml", "_group.yml")
+
+# Mappings that group defaults and manifests merge key by key; every other key is replaced.
+MERGED_MAPPINGS = ("tags", "metadata", "env")
+
+
+def _with_group_defaults(data: dict, defaults: dict) -> dict:
+    """The manifest's keys over its group's defaults (`tags`, `metadata`, `env` merged)."""
+    merged = {key: value for key, value in defaults.items() if not (key == "target" and "kind" in data)}
+    for key, value in data.items():
+        if key in MERGED_MAPPINGS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_problems(values, asset_names: list[str], document: YamlDocument, display: str) -> list[Problem]:
+    """Each check names an asset of this manifest (it may leave it out when there is one)."""
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for index, check in enumerate(values.checks):
+        position = document.position(("checks", index))
+        asset = check.asset or (asset_names[0] if len(asset_names) == 1 else None)
+        if asset is None:
+            problems.append(
+                Problem(display, *position, f"check `{check.name}`: say which asset it checks with `asset:` (one of {', '.join(asset_names)})")
+            )
+        elif asset not in asset_names:
+            problems.append(
+                Problem(display, *document.position(("checks", index, "asset")), f"check `{check.name}`: `{asset}` is not an asset of this manifest.{did_you_mean(asset, asset_names)}")
+            )
+        elif (asset, check.name) in seen:
+            problems.append(Problem(display, *position, f"check `{check.name}` on `{asset}` is declared twice"))
+        seen.add((asset, check.name))
+    return problems
 
 
 def _name_rule(name: str) -> str:

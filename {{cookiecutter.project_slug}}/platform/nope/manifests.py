@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nope.models import AssetFields, TargetFields
+from nope.models import AssetFields, Automation, CheckFields, Retries, TargetFields
 
 if TYPE_CHECKING:
     from nope.yaml_reader import YamlDocument
@@ -28,6 +28,9 @@ class NopeInvocationTargetManifest:
 
     Model: type[TargetFields] = TargetFields
     """The target-level keys a manifest may hold. Subclass to add or narrow keys."""
+
+    code_version_keys: tuple[str, ...] = ("target", "script", "args", "env")
+    """Manifest keys that change what the script does; with its bytes they make the code version."""
 
     def __init__(
         self,
@@ -69,6 +72,36 @@ class NopeInvocationTargetManifest:
     def description(self) -> str | None:
         return self.values.description
 
+    @property
+    def args(self) -> list[str]:
+        return list(self.values.args)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Extra environment, unexpanded: `${VAR}` is resolved when the script runs."""
+        return dict(self.values.env)
+
+    @property
+    def timeout(self) -> float | None:
+        return self.values.timeout
+
+    @property
+    def retries(self) -> Retries | None:
+        return self.values.retries
+
+    @property
+    def partitions(self) -> str | None:
+        """The name of a partitions definition the platform publishes."""
+        return self.values.partitions
+
+    @property
+    def pool(self) -> str | None:
+        return self.values.pool
+
+    @property
+    def checks(self) -> list[CheckFields]:
+        return list(self.values.checks)
+
     @cached_property
     def script_bytes(self) -> bytes:
         return self.script_path.read_bytes()
@@ -81,11 +114,11 @@ class NopeInvocationTargetManifest:
     def code_version(self) -> str:
         """Changes whenever what the invocation does changes.
 
-        Hashes the script's bytes, the target name and every target-level key of the manifest
-        (e.g. `script`, and keys a platform owner adds such as arguments). Descriptions,
-        owners, tags and metadata are left out: editing them does not make data stale.
+        Hashes the script's bytes and the manifest keys in `code_version_keys` (target,
+        script, args, env; a platform owner adds their own). Descriptions, owners, tags,
+        schedules and retries are left out: editing them does not make data stale.
         """
-        invocation_keys = self.values.model_dump(include=set(self.Model.model_fields), mode="json")
+        invocation_keys = self.values.model_dump(include=set(self.code_version_keys), mode="json")
         digest = hashlib.sha256(self.script_bytes)
         digest.update(json.dumps(invocation_keys, sort_keys=True).encode())
         return digest.hexdigest()[:16]
@@ -134,6 +167,11 @@ class NopeAssetManifest:
     @property
     def tags(self) -> dict[str, str]:
         return {**self.target_manifest.values.tags, **self.values.tags}
+
+    @property
+    def automation(self) -> Automation | None:
+        """A rule name the platform publishes, a cron, or None (materialized only when asked)."""
+        return self._value("automation")
 
     @property
     def kinds(self) -> list[str]:

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import functools
 import re
+from string import Template
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 """Dagster's rule for group and asset names: letters, digits and underscores."""
@@ -34,12 +47,74 @@ Owner = Annotated[
 ]
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)]
 TagValue = Annotated[str, StringConstraints(pattern=TAG_VALUE_PATTERN)]
+CRON_PATTERN = r"^\S+(\s+\S+){4}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _number_as_text(value: Any) -> Any:
+    """`PORT: 5432` and `args: [--days, 7]` mean text to a shell; accept numbers as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_number_as_text)]
 
 
 class NopeModel(BaseModel):
     """Base of every manifest model: unknown keys are mistakes, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class CronAutomation(NopeModel):
+    """Materialize on a cron schedule (once upstream assets have updated since the tick)."""
+
+    cron: Annotated[str, StringConstraints(pattern=CRON_PATTERN)] = Field(
+        description="Five cron fields, e.g. `0 6 * * *` for 06:00 every day."
+    )
+    timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. `Europe/Paris`.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"`{timezone}` is not a time zone name such as `UTC` or `Europe/Paris`") from None
+        return timezone
+
+
+def _automation_form(value: Any) -> str:
+    return "rule" if isinstance(value, str) else "cron"
+
+
+# Tagged so that a wrong cron is reported as a wrong cron, not also as "not a rule name".
+Automation = Annotated[
+    Annotated[str, Tag("rule")] | Annotated[CronAutomation, Tag("cron")],
+    Discriminator(_automation_form),
+]
+
+
+class Retries(NopeModel):
+    """How often a failed run of the script is tried again."""
+
+    max: int = Field(ge=1, le=100, description="How many times to retry after a failure.")
+    delay: float = Field(0, ge=0, description="Seconds to wait before each retry.")
+    backoff: Literal["constant", "exponential"] = Field(
+        "constant", description="`exponential` doubles the delay after each failure."
+    )
+
+
+class CheckFields(NopeModel):
+    """An asset check the script reports through Pipes (`report_asset_check`)."""
+
+    name: AssetName = Field(description="The check's name, as the script reports it.")
+    asset: AssetName | None = Field(
+        None, description="The asset checked, by name in this manifest. Optional with a single asset."
+    )
+    description: str | None = None
+    blocking: bool = Field(False, description="A failed blocking check stops downstream assets from running.")
 
 
 class AssetFields(NopeModel):
@@ -63,6 +138,11 @@ class AssetFields(NopeModel):
     key: AssetKeyPath | None = Field(
         None, description="An explicit asset key (advanced). Default: `<group>/<asset name>`."
     )
+    automation: Automation | None = Field(
+        None,
+        description="When Dagster materializes the asset by itself: `{cron: ...}`, or a rule the platform "
+        "publishes by name (e.g. `eager`).",
+    )
 
 
 class TargetFields(NopeModel):
@@ -73,6 +153,26 @@ class TargetFields(NopeModel):
         None,
         description="The script, relative to this manifest. Default: the sibling file named like the manifest.",
     )
+    args: list[Text] = Field(default_factory=list, description="Extra command-line arguments for the script.")
+    env: dict[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)], Text] = Field(
+        default_factory=dict,
+        description="Extra environment variables; `${VAR}` in a value is replaced by the platform's `VAR`.",
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds the script may run; past that it is stopped and the run fails."
+    )
+    retries: Retries | None = Field(None, description="Retry a failed run, e.g. `{max: 3, delay: 10}`.")
+    partitions: str | None = Field(None, description="A partitions definition the platform publishes, by name.")
+    pool: str | None = Field(None, description="A Dagster concurrency pool limiting parallel runs.")
+    checks: list[CheckFields] = Field(default_factory=list, description="Asset checks the script reports.")
+
+    @field_validator("env")
+    @classmethod
+    def _env_references_are_well_formed(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not Template(value).is_valid():
+                raise ValueError(f"`{name}`: write `${{VAR}}` to use a platform variable and `$$` for a literal `$`")
+        return env
 
 
 class _ManifestRules(NopeModel):
@@ -113,3 +213,22 @@ def manifest_model(
             ),
         ),
     )
+
+
+GROUP_DEFAULT_KEYS = (
+    "description", "owners", "tags", "kinds", "metadata", "automation",
+    "env", "timeout", "retries", "partitions", "pool",
+)  # fmt: skip
+"""Keys `_group.yaml` may set for every manifest of its group (plus `target`)."""
+
+GroupDefaults = create_model(
+    "GroupDefaults",
+    __base__=NopeModel,
+    __doc__="`defs/<group>/_group.yaml`: defaults for every manifest in the group; a manifest's own value wins.",
+    target=(str | None, Field(None, description="The target of manifests that name none.")),
+    **{
+        name: (field.annotation, field)
+        for name, field in (AssetFields.model_fields | TargetFields.model_fields).items()
+        if name in GROUP_DEFAULT_KEYS
+    },
+)

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nope.loading import LoadedDefs, load_defs
-from nope.problems import NopeManifestError, Problem
+from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.targets import NopeInvocationTarget, NopeSubprocessInvocationTarget
 
 if TYPE_CHECKING:
     import dagster as dg
+
+    from nope.asset_building import Publications
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +37,21 @@ class NopeProject:
         from nope.subprocess_client import NopeSubprocessClient
 
         return {"subprocess_client": NopeSubprocessClient()}
+
+    @classmethod
+    def partitions(cls) -> dict[str, dg.PartitionsDefinition]:
+        """Partitions definitions manifests may name in `partitions:`. Override to publish yours."""
+        return {}
+
+    @classmethod
+    def automation_conditions(cls) -> dict[str, dg.AutomationCondition]:
+        """Automation rules manifests may name in `automation:` (besides `{cron: ...}`)."""
+        import dagster as dg
+
+        return {
+            "eager": dg.AutomationCondition.eager(),
+            "on_missing": dg.AutomationCondition.on_missing(),
+        }
 
     @classmethod
     def load(cls, defs_path: Path | str) -> LoadedDefs:
@@ -58,34 +75,78 @@ class NopeProject:
         """
         import dagster as dg
 
-        from nope.asset_building import build_broken_manifest_assets
+        from nope.asset_building import Publications, build_broken_manifest_assets
 
         loaded = cls.load(defs_path)
         all_resources = {**cls.default_resources(), **(resources or {})}
-        broken = {**loaded.broken_manifests, **_missing_resources(loaded.targets, all_resources)}
+        publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
+        broken = dict(loaded.broken_manifests)
+        for target in loaded.targets:
+            found = _missing_resources(target, all_resources) + _unknown_publications(target, publications)
+            if found:
+                broken[target.manifest_path] = found
         problems = [problem for file_problems in broken.values() for problem in file_problems]
         if problems and (not lenient or not Path(defs_path).is_dir()):  # no defs/ at all is the platform's mistake
             raise NopeManifestError(problems) from None
         if problems:
             _log.warning("%s", NopeManifestError(problems))
-        assets = [target.build_assets_definition() for target in loaded.targets if target.manifest_path not in broken]
+        assets = [
+            target.build_assets_definition(publications)
+            for target in loaded.targets
+            if target.manifest_path not in broken
+        ]
+        automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
         assets += build_broken_manifest_assets(broken, Path(defs_path).absolute())
-        return dg.Definitions(assets=assets, resources=all_resources)
+        sensors = [_automation_sensor()] if automated else []
+        return dg.Definitions(assets=assets, resources=all_resources, sensors=sensors)
 
 
-def _missing_resources(targets: list[NopeInvocationTarget], resources: Mapping[str, Any]) -> dict[Path, list[Problem]]:
+def _automation_sensor() -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every asset's `automation:`; running by default, so a cron in a manifest just works."""
+    import dagster as dg
+
+    return dg.AutomationConditionSensorDefinition(
+        "nope_automation",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs assets whose manifests set `automation:` (a cron or a platform rule).",
+    )
+
+
+def _unknown_publications(target: NopeInvocationTarget, publications: Publications) -> list[Problem]:
+    """Partition and automation rule names must be ones the platform publishes."""
+    problems = []
+
+    def unknown(path: tuple[str, ...], what: str, name: str, known: Mapping[str, Any]) -> None:
+        listed = ", ".join(f"`{item}`" for item in known) or "none"
+        problems.append(
+            Problem(
+                target.manifest.relative_path,
+                *target.manifest.position(*path),
+                f"unknown {what} `{name}`.{did_you_mean(name, known)} The platform publishes: {listed}",
+            )
+        )
+
+    if target.manifest.partitions and target.manifest.partitions not in publications.partitions:
+        unknown(("partitions",), "partitions", target.manifest.partitions, publications.partitions)
+    for asset in target.asset_manifests:
+        rule = asset.automation
+        if isinstance(rule, str) and rule not in publications.automation_conditions:
+            own = "automation" in asset.values.model_fields_set
+            path = (*asset.yaml_path, "automation") if own else ("automation",)
+            unknown(path, "automation rule", rule, publications.automation_conditions)
+    return problems
+
+
+def _missing_resources(target: NopeInvocationTarget, resources: Mapping[str, Any]) -> list[Problem]:
     """A target whose `invoke` asks for a resource nobody provides fails at load, not mid-run."""
-    found: dict[Path, list[Problem]] = {}
-    for target in targets:
-        problems = found.setdefault(target.manifest_path, [])
-        for key in target.required_resource_keys():
-            if key not in resources:
-                problems.append(
-                    Problem(
-                        target.manifest.relative_path,
-                        *target.manifest.position("target"),
-                        f"target `{target.manifest.target}` ({type(target).__qualname__}) needs the resource "
-                        f"`{key}`, which the platform does not provide; pass it to make_definitions(resources=...)",
-                    )
-                )
-    return {path: problems for path, problems in found.items() if problems}
+    return [
+        Problem(
+            target.manifest.relative_path,
+            *target.manifest.position("target"),
+            f"target `{target.manifest.target}` ({type(target).__qualname__}) needs the resource "
+            f"`{key}`, which the platform does not provide; pass it to make_definitions(resources=...)",
+        )
+        for key in target.required_resource_keys()
+        if key not in resources
+    ]

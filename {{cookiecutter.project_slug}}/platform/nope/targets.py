@@ -12,9 +12,11 @@ can validate a whole tree without paying for the Dagster import.
 from __future__ import annotations
 
 import inspect
+import os
 import shutil
 import sys
 from pathlib import Path
+from string import Template
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
@@ -22,6 +24,8 @@ from nope.models import AssetFields, TargetFields
 
 if TYPE_CHECKING:
     import dagster as dg
+
+    from nope.asset_building import Publications
 
 
 class NopeInvocationTarget:
@@ -94,11 +98,11 @@ class NopeInvocationTarget:
         """Run the script. Return Pipes results, `MaterializeResult`s, or None (all selected assets done)."""
         raise NotImplementedError(f"{type(self).__qualname__} must define invoke(self, context, ...)")
 
-    def build_assets_definition(self) -> dg.AssetsDefinition:
+    def build_assets_definition(self, publications: Publications) -> dg.AssetsDefinition:
         """The Dagster multi-asset for this manifest. Override to change how it is built."""
         from nope.asset_building import build_assets_definition
 
-        return build_assets_definition(self)
+        return build_assets_definition(self, publications)
 
 
 class NopeSubprocessInvocationTarget(NopeInvocationTarget):
@@ -121,14 +125,51 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         return tuple(cls.interpreters)
 
     def command(self) -> list[str]:
-        """The command line that runs the script (interpreter by extension, then the script)."""
+        """The command line: interpreter by extension, the script, then the manifest's `args`."""
         interpreter = self.interpreters.get(self.script_path.suffix.lower(), [])
-        return [*interpreter, self.python_script_path]
+        return [*interpreter, self.python_script_path, *self.manifest.args]
+
+    def environment(self, context: dg.AssetExecutionContext) -> dict[str, str]:
+        """The manifest's `env` with `${VAR}` filled from the platform's environment, plus the
+        partition being run (`NOPE_PARTITION_KEY`, or `NOPE_PARTITION_KEY_RANGE_START`/`_END`)
+        for scripts that do not speak Pipes."""
+        import dagster as dg
+
+        env = {}
+        for name, value in self.manifest.env.items():
+            try:
+                env[name] = Template(value).substitute(os.environ)
+            except KeyError as missing:
+                raise dg.Failure(
+                    f"{self.manifest.relative_path}: env `{name}` uses ${{{missing.args[0]}}}, "
+                    "which is not set on the platform"
+                ) from None
+        if context.has_partition_key:
+            env["NOPE_PARTITION_KEY"] = context.partition_key
+        if context.has_partition_key or context.has_partition_key_range:
+            key_range = context.partition_key_range
+            env["NOPE_PARTITION_KEY_RANGE_START"], env["NOPE_PARTITION_KEY_RANGE_END"] = key_range.start, key_range.end
+        return env
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
+        import dagster as dg
+
+        from nope.subprocess_client import NopeSubprocessClient
+
         command = self.command()
         self.require_executable(command[0])
-        return subprocess_client.run(context=context, command=command, cwd=str(self.repo_root)).get_results()
+        run_options: dict[str, Any] = {}
+        if self.manifest.timeout is not None:
+            if not isinstance(subprocess_client, NopeSubprocessClient):
+                raise dg.Failure("`timeout:` needs the platform's NopeSubprocessClient as `subprocess_client`")
+            run_options["timeout"] = self.manifest.timeout
+        return subprocess_client.run(
+            context=context,
+            command=command,
+            cwd=str(self.repo_root),
+            env=self.environment(context),
+            **run_options,
+        ).get_results()
 
     def require_executable(self, executable: str) -> None:
         """Fail the step with a sentence, not an OSError traceback, when a command it needs is missing."""
