@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from nope.asset_building import Publications
+    from nope.deploying import DeployContext
 
 
 class NopeInvocationTarget:
@@ -97,6 +98,14 @@ class NopeInvocationTarget:
     def invoke(self, context: dg.AssetExecutionContext, **resources: Any) -> Any:
         """Run the script. Return Pipes results, `MaterializeResult`s, or None (all selected assets done)."""
         raise NotImplementedError(f"{type(self).__qualname__} must define invoke(self, context, ...)")
+
+    def deploy(self, context: DeployContext) -> str | None:
+        """Ship this manifest's script for `context.branch` (run by `nope deploy`).
+
+        Return a sentence saying what was done, or None when there is nothing to ship (the
+        default: the script runs straight from this repository).
+        """
+        return None
 
     def build_assets_definition(self, publications: Publications) -> dg.AssetsDefinition:
         """The Dagster multi-asset for this manifest. Override to change how it is built."""

@@ -1,0 +1,75 @@
+"""Deploy hooks: each target ships its scripts for the current git branch."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from nope import NopeProject, NopeSubprocessInvocationTarget
+from nope.deploying import DeployError, current_branch, deploy
+
+
+class UploadingTarget(NopeSubprocessInvocationTarget):
+    """Stands in for a hosted runtime: "uploads" by copying the script under uploads/<branch>/."""
+
+    def deploy(self, context):
+        if self.manifest.name == "broken":
+            raise RuntimeError("the upload service refused the file")
+        destination = context.repo_root / "uploads" / context.branch / self.script_path.name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(self.script_path.read_bytes())
+        return f"uploaded {self.script_path.name} to uploads/{context.branch}/"
+
+
+class UploadingProject(NopeProject):
+    @classmethod
+    def invocation_target_map(cls):
+        return {"subprocess": NopeSubprocessInvocationTarget, "hosted": UploadingTarget}
+
+
+def git(*args: str, cwd) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(make_defs):
+    defs_path = make_defs(
+        {
+            "g/local.py": "print(1)\n",
+            "g/local.yaml": "target: subprocess\n",
+            "g/remote.py": "print(2)\n",
+            "g/remote.yaml": "target: hosted\n",
+        }
+    )
+    root = defs_path.parent
+    git("init", "-q", "-b", "feature-x", cwd=root)
+    git("-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-q", "--allow-empty", "-m", "start", cwd=root)
+    return defs_path
+
+
+def test_deploy_runs_each_targets_hook_with_the_current_branch(repo):
+    outcomes = deploy(repo, UploadingProject.invocation_target_map())
+    by_manifest = {outcome.manifest: outcome for outcome in outcomes}
+    assert by_manifest["defs/g/local.yaml"].done is None
+    assert by_manifest["defs/g/remote.yaml"].done == "uploaded remote.py to uploads/feature-x/"
+    assert (repo.parent / "uploads/feature-x/remote.py").read_text() == "print(2)\n"
+
+
+def test_an_explicit_branch_wins_over_git(repo):
+    deploy(repo, UploadingProject.invocation_target_map(), branch="release")
+    assert (repo.parent / "uploads/release/remote.py").is_file()
+
+
+def test_one_failing_hook_is_reported_and_the_others_still_run(repo):
+    (repo / "g/broken.py").write_text("print(3)\n")
+    (repo / "g/broken.yaml").write_text("target: hosted\n")
+    outcomes = {outcome.manifest: outcome for outcome in deploy(repo, UploadingProject.invocation_target_map())}
+    assert outcomes["defs/g/broken.yaml"].error == "RuntimeError: the upload service refused the file"
+    assert outcomes["defs/g/remote.yaml"].done
+
+
+def test_a_detached_head_needs_an_explicit_branch(repo):
+    git("checkout", "-q", "--detach", cwd=repo.parent)
+    with pytest.raises(DeployError, match="detached HEAD; pass --branch"):
+        current_branch(repo.parent)
