@@ -15,6 +15,8 @@ ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
 NAMES_TAKEN = {"nope", "dagster", "dagster_pipes", "platform", "tests", "defs", "test"}
 OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
+REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]+)?(/[A-Za-z0-9._~\-]+)+/?$")
+BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 EXTRA_TARGETS = ("uv", "modal")  # `subprocess` always ships
 STORAGES = ("sqlite", "postgres")  # the Dagster instance storage the generated repo is set up for
@@ -55,6 +57,11 @@ def problems(answers: dict) -> list[str]:
             found.append(f"extra_targets: `{target}` is not a target this template ships; choose from {choices} or `none`")
     if answers["dagster_storage"] not in STORAGES:
         found.append(f"dagster_storage: `{answers['dagster_storage']}` must be `sqlite` or `postgres`")
+    url = answers["repository_url"].strip()
+    if url and not REPOSITORY_URL.match(url):
+        found.append(f"repository_url: `{url}` must be an https:// address such as https://github.com/acme/data-platform, or empty")
+    if url and not BRANCH.match(answers["repository_branch"]):
+        found.append(f"repository_branch: `{answers['repository_branch']}` is not a git branch name")
     return found
 
 

@@ -104,6 +104,7 @@ def test_without_examples_the_repo_is_empty_but_valid(tmp_path: Path):
         ({"default_owners": "bob"}, "default_owners: `bob` is neither an email address nor `team:<name>`"),
         ({"default_kind_tag": "has spaces"}, "default_kind_tag: `has spaces` must be 1 to 63"),
         ({"project_slug": "-bad slug"}, "project_slug: `-bad slug` must start with a letter or digit"),
+        ({"repository_url": "git@github.com:acme/x.git"}, "repository_url: `git@github.com:acme/x.git` must be an https://"),
     ],
 )
 def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, answers: dict, message: str):
@@ -163,3 +164,11 @@ def test_the_cli_materializes_the_examples_on_the_embedded_sqlite_instance(defau
         text=True,
     )
     assert check.stdout.strip() == "value_two", check.stderr[-2000:]
+
+
+def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Path):
+    repo = bake(tmp_path, repository_url="https://github.com/acme/data-platform/", repository_branch="trunk")
+    settings = (repo / "platform/acme_platform/settings.py").read_text()
+    assert 'REPOSITORY_URL: str = "https://github.com/acme/data-platform"' in settings
+    result = run_baked_tests(repo, "tests/test_definitions.py")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

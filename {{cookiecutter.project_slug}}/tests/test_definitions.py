@@ -70,11 +70,19 @@ def test_descriptions_show_the_script_source_and_code_versions_follow_it():
 
 
 def test_every_asset_links_to_its_manifest_and_script():
+    """On the git host when the platform names its repository, else to the local files."""
+    from {{ cookiecutter.platform_package }}.settings import REPOSITORY_BRANCH, REPOSITORY_URL
+
     for spec in load_defs().resolve_all_asset_specs():
         references = spec.metadata["dagster/code_references"].code_references
-        files = {Path(reference.file_path).suffix for reference in references}
-        assert ".yaml" in files, spec.key
-        assert all(Path(reference.file_path).is_file() for reference in references)
+        if REPOSITORY_URL:
+            prefix = f"{REPOSITORY_URL}/tree/{REPOSITORY_BRANCH}/defs/"
+            assert all(reference.url.startswith(prefix) for reference in references), spec.key
+            local = [DEFS_PATH.parent / reference.url[len(prefix) - 5 :].split("#")[0] for reference in references]
+        else:
+            local = [Path(reference.file_path) for reference in references]
+        assert {path.suffix for path in local} >= {".yaml"}, spec.key
+        assert all(path.is_file() for path in local), spec.key
 
 
 def test_the_platform_default_owner_and_kind_apply_unless_a_manifest_sets_its_own():

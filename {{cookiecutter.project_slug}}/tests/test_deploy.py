@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 
 import pytest
+from conftest import REPO_ROOT
 
 from nope import NopeProject, NopeSubprocessInvocationTarget
 from nope.deploying import DeployError, current_branch, deploy
@@ -73,3 +77,37 @@ def test_a_detached_head_needs_an_explicit_branch(repo):
     git("checkout", "-q", "--detach", cwd=repo.parent)
     with pytest.raises(DeployError, match="detached HEAD; pass --branch"):
         current_branch(repo.parent)
+
+
+def nope_deploy(root, *args: str) -> subprocess.CompletedProcess:
+    """`python -m nope deploy` from a scratch repository with this repo's pyproject.toml (whose
+    project has no `hosted` target, so that manifest is left out)."""
+    (root / "defs/g/remote.yaml").unlink(missing_ok=True)
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "platform")}
+    return subprocess.run(
+        [sys.executable, "-m", "nope", "deploy", *args], cwd=root, env=environment, capture_output=True, text=True
+    )
+
+
+def test_the_nope_deploy_command_reports_each_manifest(repo):
+    result = nope_deploy(repo.parent)
+    assert result.returncode == 0, result.stderr
+    assert "defs/g/local.yaml (subprocess): nothing to ship" in result.stdout
+    assert "1 manifest(s), 0 failed" in result.stdout
+
+
+def test_nope_deploy_refuses_a_tree_with_problems(repo):
+    (repo / "g/bad.yaml").write_text("target: subprocess\n")
+    result = nope_deploy(repo.parent)
+    assert result.returncode == 1
+    assert "defs/g/bad.yaml:1:1: has no script" in result.stdout
+    assert "nothing was deployed" in result.stderr
+
+
+def test_nope_deploy_on_a_detached_head_asks_for_a_branch(repo):
+    git("checkout", "-q", "--detach", cwd=repo.parent)
+    result = nope_deploy(repo.parent)
+    assert result.returncode == 2
+    assert "detached HEAD; pass --branch" in result.stderr
+    assert nope_deploy(repo.parent, "--branch", "release").returncode == 0

@@ -275,3 +275,18 @@ def test_names_the_platform_does_not_publish_are_errors_at_load(make_defs, manif
         PublishingProject.make_definitions(defs_path=defs_path)
     assert f"defs/g/a.yaml:{line}:" in str(raised.value)
     assert message in str(raised.value)
+
+
+def test_a_platform_that_names_its_git_repository_links_assets_to_files_there(make_defs):
+    class HostedProject(NopeProject):
+        @classmethod
+        def git_repository(cls):
+            return ("https://github.com/acme/data-platform", "main")
+
+    defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\n"})
+    spec = specs(HostedProject.make_definitions(defs_path=defs_path))["g/a"]
+    urls = sorted(reference.url for reference in spec.metadata["dagster/code_references"].code_references)
+    assert urls == [
+        "https://github.com/acme/data-platform/tree/main/defs/g/a.py#L1",
+        "https://github.com/acme/data-platform/tree/main/defs/g/a.yaml#L1",
+    ]

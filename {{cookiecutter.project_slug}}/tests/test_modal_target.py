@@ -88,3 +88,22 @@ def test_without_the_modal_command_the_step_fails_saying_it_is_not_installed(
     result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
     assert not result.success
     assert "`defs/models/churn.yaml` needs `modal`, which is not installed" in step_failure_text(result)
+
+
+def test_nope_deploy_creates_the_branch_environment_before_any_run(modal_defs, modal_stand_in):
+    from nope.deploying import deploy
+
+    git_repository(modal_defs.parent, branch="feature/churn-model")
+    target_map = {{ cookiecutter.__project_class }}.invocation_target_map()
+    [outcome] = deploy(modal_defs, target_map)
+    assert outcome.done == "Created Modal environment `feature-churn-model`"
+    [again] = deploy(modal_defs, target_map)
+    assert again.done == "Modal environment `feature-churn-model` is ready"
+    assert modal_stand_in.environments() == ["main", "feature-churn-model"]
+
+
+def test_manifest_args_reach_modal_run(make_defs, modal_stand_in, instance):
+    defs_path = make_defs({"models/churn.py": PIPES_SCRIPT, "models/churn.yaml": "target: modal\nargs: [--days, 7]\n"})
+    repo = git_repository(defs_path.parent, branch="main")
+    assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success
+    assert ["run", "-e", "main", str(repo / "defs/models/churn.py"), "--days", "7"] in modal_stand_in.calls()

@@ -19,13 +19,18 @@ from conftest import DEFS_PATH, REPO_ROOT
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 from nope import NopeAssetManifest, NopeInvocationTargetManifest, NopeProject, NopeSubprocessInvocationTarget
-from nope.schema import manifest_schema, render
+from nope.schema import group_defaults_schema, manifest_schema, render
 
 SCHEMA_PATH = REPO_ROOT / "nope.schema.json"
+GROUP_SCHEMA_PATH = REPO_ROOT / "nope.group.schema.json"
 
 
 def committed_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def committed_group_schema() -> dict:
+    return json.loads(GROUP_SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def schema_errors(schema: dict, manifest: object) -> list[str]:
@@ -50,7 +55,29 @@ def test_the_schema_is_valid_and_names_every_target():
 
 def test_every_manifest_in_defs_is_valid_for_the_schema():
     for path in sorted(DEFS_PATH.rglob("*.yaml")):
-        assert schema_errors(committed_schema(), yaml.safe_load(path.read_text())) == [], path
+        schema = committed_group_schema() if path.name == "_group.yaml" else committed_schema()
+        assert schema_errors(schema, yaml.safe_load(path.read_text())) == [], path
+
+
+def test_the_committed_group_defaults_schema_is_what_nope_schema_generates():
+    assert GROUP_SCHEMA_PATH.read_text(encoding="utf-8") == render(group_defaults_schema()), (
+        "nope.group.schema.json is out of date: run "
+        "`python -m nope schema --group-defaults -o nope.group.schema.json` (PYTHONPATH=platform) and commit it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("defaults", "words"),
+    [
+        ({"script": "a.py"}, "'script' was unexpected"),
+        ({"owners": ["bob"]}, "'bob' does not match"),
+        ({"retries": {"max": 0}}, "is not valid under any of the given schemas"),
+        ({"automation": {"cron": "daily"}}, "'daily'"),
+    ],
+)
+def test_the_group_defaults_schema_flags_what_nope_check_rejects(defaults, words):
+    errors = schema_errors(committed_group_schema(), defaults)
+    assert any(words in error for error in errors), errors
 
 
 @pytest.mark.parametrize(
@@ -114,9 +141,9 @@ def test_a_platform_owners_keys_reach_both_the_checker_and_the_schema(tmp_path: 
 
 def test_vs_code_applies_the_schema_to_defs_and_recommends_the_yaml_extension():
     settings = json.loads((REPO_ROOT / ".vscode/settings.json").read_text())
-    [(schema_file, patterns)] = settings["yaml.schemas"].items()
-    assert (REPO_ROOT / schema_file).resolve() == SCHEMA_PATH
-    assert "defs/**/*.yaml" in patterns
+    schemas = {(REPO_ROOT / file).resolve(): patterns for file, patterns in settings["yaml.schemas"].items()}
+    assert "defs/**/*.yaml" in schemas[SCHEMA_PATH]
+    assert "defs/*/_group.yaml" in schemas[GROUP_SCHEMA_PATH]
     extensions = json.loads((REPO_ROOT / ".vscode/extensions.json").read_text())
     assert "redhat.vscode-yaml" in extensions["recommendations"]
 

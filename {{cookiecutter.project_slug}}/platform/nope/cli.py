@@ -3,7 +3,8 @@
     nope check [PATH...] [--format text|json|github]     validate defs/; exit 1 with problems
     nope list [--format table|json]                      the assets the manifests define
     nope new <group>/<name> [--target T] [--assets a,b]  a script and manifest that pass check
-    nope schema [-o FILE]                                the JSON Schema editors use
+    nope schema [-o FILE] [--group-defaults]             the JSON Schema editors use
+    nope deploy [--branch B]                             let each target ship its scripts for a branch
 
 It finds the project the way `definitions.py` does, from `[tool.nope]` in the nearest
 `pyproject.toml` (`project = "package:ProjectClass"`, `defs = "defs"`), so it validates with
@@ -26,9 +27,10 @@ from pathlib import Path
 from nope import scaffold
 from nope.loading import LoadedDefs
 from nope.models import NAME_PATTERN
-from nope.problems import Problem, did_you_mean
+from nope.deploying import DeployError, deploy
+from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.project import NopeProject
-from nope.schema import manifest_schema, render
+from nope.schema import group_defaults_schema, manifest_schema, render
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -93,7 +95,13 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print (or write) the JSON Schema of manifests")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead of printing")
+    schema.add_argument(
+        "--group-defaults", action="store_true", help="the schema of `_group.yaml` files instead of manifests"
+    )
     schema.set_defaults(command=_schema)
+    deploying = commands.add_parser("deploy", help="let each target ship its scripts for a git branch")
+    deploying.add_argument("--branch", help="the branch to deploy for (default: the checked-out branch)")
+    deploying.set_defaults(command=_deploy)
     return parser
 
 
@@ -294,8 +302,30 @@ def _require_name(text: str, what: str) -> None:
         raise UsageError(f"{what} `{text}` must use letters, digits and underscores only (try `{suggestion}`)")
 
 
+def _deploy(args: argparse.Namespace, config: Config) -> int:
+    """Run every target's deploy hook; prints one line per manifest, exit 1 if any failed."""
+    try:
+        outcomes = deploy(config.defs_path, config.project.invocation_target_map(), branch=args.branch)
+    except DeployError as error:
+        raise UsageError(str(error)) from None
+    except NopeManifestError as error:
+        for problem in error.problems:
+            print(problem)
+        print("nothing was deployed: fix the problems above first", file=sys.stderr)
+        return EXIT_PROBLEMS
+    for outcome in outcomes:
+        what = f"FAILED: {outcome.error}" if outcome.error else (outcome.done or "nothing to ship")
+        print(f"{outcome.manifest} ({outcome.target}): {what}")
+    failed = sum(1 for outcome in outcomes if outcome.error)
+    print(f"{len(outcomes)} manifest(s), {failed} failed", file=sys.stderr if failed else sys.stdout)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
 def _schema(args: argparse.Namespace, config: Config) -> int:
-    text = render(manifest_schema(config.project.invocation_target_map()))
+    if args.group_defaults:
+        text = render(group_defaults_schema())
+    else:
+        text = render(manifest_schema(config.project.invocation_target_map()))
     if args.output:
         try:
             args.output.write_text(text, encoding="utf-8")

@@ -24,6 +24,8 @@ from nope.targets import NopeSubprocessInvocationTarget
 if TYPE_CHECKING:
     import dagster as dg
 
+    from nope.deploying import DeployContext
+
 # Modal environment names allow letters, digits, `-`, `_` and `.`, up to 64 characters.
 _NOT_ALLOWED_IN_ENVIRONMENT = re.compile(r"[^A-Za-z0-9._-]")
 _ENVIRONMENT_MAX_LENGTH = 64
@@ -36,17 +38,42 @@ class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
     def script_suffixes(cls) -> tuple[str, ...]:
         return (".py",)
 
+    def command(self) -> list[str]:
+        """`modal run -e <environment of this branch> <script> <args>`."""
+        environment = modal_environment_name(current_branch(self.repo_root))
+        return ["modal", "run", "-e", environment, self.python_script_path, *self.manifest.args]
+
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
+        import dagster as dg
+
         self.require_executable("git")
         self.require_executable("modal")
         branch = current_branch(self.repo_root)
-        environment = modal_environment_name(branch)
-        if environment not in modal_environments(self.repo_root):
-            context.log.info(f"Creating Modal environment `{environment}` for git branch `{branch}`.")
-            _output(["modal", "environment", "create", environment], self.repo_root)
-        context.log.info(f"Running on Modal in environment `{environment}` (git branch `{branch}`).")
-        command = ["modal", "run", "-e", environment, self.python_script_path]
-        return subprocess_client.run(context=context, command=command, cwd=str(self.repo_root)).get_results()
+        try:
+            created = ensure_environment(modal_environment_name(branch), self.repo_root)
+        except ModalCommandError as error:
+            raise dg.Failure(description=str(error)) from None
+        if created:
+            context.log.info(f"{created} for git branch `{branch}`.")
+        context.log.info(f"Running on Modal in environment `{modal_environment_name(branch)}` (git branch `{branch}`).")
+        return super().invoke(context, subprocess_client)
+
+    def deploy(self, context: DeployContext) -> str | None:
+        """`nope deploy`: make sure the branch's Modal environment exists before anything runs."""
+        environment = modal_environment_name(context.branch)
+        return ensure_environment(environment, context.repo_root) or f"Modal environment `{environment}` is ready"
+
+
+class ModalCommandError(Exception):
+    """A `modal` command failed (e.g. not logged in); the message carries its stderr."""
+
+
+def ensure_environment(environment: str, repo_root: Path) -> str | None:
+    """Create the Modal environment if it is missing; says so, or returns None when it existed."""
+    if environment in modal_environments(repo_root):
+        return None
+    _output(["modal", "environment", "create", environment], repo_root)
+    return f"Created Modal environment `{environment}`"
 
 
 def current_branch(repo_root: Path) -> str:
@@ -80,12 +107,8 @@ def modal_environments(repo_root: Path) -> set[str]:
 
 
 def _output(command: list[str], cwd: Path) -> str:
-    """Run a short `modal` command; a failure (e.g. not logged in) fails the step with its stderr."""
-    import dagster as dg
-
+    """Run a short `modal` command; a failure raises with its stderr."""
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise dg.Failure(
-            description=f"`{' '.join(command)}` exited with code {result.returncode}: {result.stderr.strip()}"
-        )
+        raise ModalCommandError(f"`{' '.join(command)}` exited with code {result.returncode}: {result.stderr.strip()}")
     return result.stdout

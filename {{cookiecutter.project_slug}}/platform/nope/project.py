@@ -54,6 +54,15 @@ class NopeProject:
         }
 
     @classmethod
+    def git_repository(cls) -> tuple[str, str] | None:
+        """(web address, branch) of this repository on its git host, or None.
+
+        When set, each asset's links to its script and manifest point at the files there
+        (GitHub and GitLab address layouts) instead of at paths on the Dagster machine.
+        """
+        return None
+
+    @classmethod
     def load(cls, defs_path: Path | str) -> LoadedDefs:
         """Read and check `defs/` without building anything (what `nope check` runs)."""
         return load_defs(Path(defs_path), cls.invocation_target_map())
@@ -96,6 +105,18 @@ class NopeProject:
             if target.manifest_path not in broken
         ]
         automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
+        repository = cls.git_repository()
+        if repository:
+            assets = list(
+                dg.link_code_references_to_git(
+                    assets_defs=assets,
+                    git_url=repository[0],
+                    git_branch=repository[1],
+                    file_path_mapping=dg.AnchorBasedFilePathMapping(
+                        local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
+                    ),
+                )
+            )
         assets += build_broken_manifest_assets(broken, Path(defs_path).absolute())
         sensors = [_automation_sensor()] if automated else []
         return dg.Definitions(assets=assets, resources=all_resources, sensors=sensors)

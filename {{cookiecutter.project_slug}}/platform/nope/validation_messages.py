@@ -21,6 +21,8 @@ _PATTERN_MEANING = {
     models.OWNER_PATTERN: "an owner: an email address or `team:<name>`",
     models.TAG_KEY_PATTERN: "a tag key: up to 63 letters, digits, `_`, `-` or `.` (one optional `prefix/`)",
     models.TAG_VALUE_PATTERN: "a tag value: up to 63 letters, digits, `_`, `-` or `.`",
+    models.CRON_PATTERN: "a cron of five fields, e.g. `0 6 * * *` (minute hour day month weekday)",
+    models.ENV_NAME_PATTERN: "an environment variable name (letters, digits, underscores; not starting with a digit)",
 }
 
 _TYPE_MEANING = {

@@ -8,7 +8,7 @@ what the manifest file says. The default owners and kind tag come from `settings
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from nope import (
     NopeAssetManifest,
@@ -24,7 +24,10 @@ from nope.modal_target import NopeModalInvocationTarget
 from nope.uv_target import NopeUvInvocationTarget
 {%- endif %}
 
-from {{ cookiecutter.platform_package }}.settings import DEFAULT_KIND, DEFAULT_OWNERS
+from {{ cookiecutter.platform_package }}.settings import DEFAULT_KIND, DEFAULT_OWNERS, REPOSITORY_BRANCH, REPOSITORY_URL
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 class {{ company }}InvocationTargetManifest(NopeInvocationTargetManifest):
@@ -88,3 +91,18 @@ class {{ cookiecutter.__project_class }}(NopeProject):
             "modal": {{ company }}ModalInvocationTarget,
 {%- endif %}
         }
+
+    @classmethod
+    def partitions(cls) -> dict[str, dg.PartitionsDefinition]:
+        """Partitions practitioners may name in a manifest's `partitions:`; publish yours here."""
+        import dagster as dg  # here, not at the top: `nope check` must not import Dagster
+
+        return {
+            "daily": dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+            "weekly": dg.WeeklyPartitionsDefinition(start_date="2024-01-01"),
+            "monthly": dg.MonthlyPartitionsDefinition(start_date="2024-01-01"),
+        }
+
+    @classmethod
+    def git_repository(cls) -> tuple[str, str] | None:
+        return (REPOSITORY_URL, REPOSITORY_BRANCH) if REPOSITORY_URL else None

@@ -8,3 +8,9 @@ DEFAULT_OWNERS: list[str] = {{ cookiecutter.default_owners.split(',') | map('tri
 
 DEFAULT_KIND: str = {{ cookiecutter.default_kind_tag | tojson }}
 """The kind badge every subprocess asset shows in the asset graph unless its manifest sets `kind`."""
+
+REPOSITORY_URL: str = {{ cookiecutter.repository_url.strip().rstrip('/') | tojson }}
+"""The repository on its git host; when set, every asset links to its script and manifest there."""
+
+REPOSITORY_BRANCH: str = {{ cookiecutter.repository_branch | tojson }}
+"""The branch those links point at."""
