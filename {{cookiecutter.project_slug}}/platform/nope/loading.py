@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class _ManifestReader:
         self.repo_root = defs_path.parent
         self.target_map = target_map
         self._names_by_stem: dict[Path, dict[str, list[str]]] = {}
+        self._resolved_folders: dict[Path, Path] = {}
         self._group_defaults: dict[Path, dict | None] = {}
         self.broken_group_files: dict[Path, list[Problem]] = {}
 
@@ -207,7 +209,7 @@ class _ManifestReader:
             problems.append(Problem(display, line, column, f"script `{values.script}` must be a path relative to the manifest"))
             return path
         candidate = path.parent / script
-        if not candidate.resolve().is_relative_to(self.resolved_defs_path):
+        if not self._resolve(candidate).is_relative_to(self.resolved_defs_path):
             return self._inside_defs(candidate, values.script, display, (line, column), problems)
         if not candidate.exists():
             siblings = [name for names in self._siblings(path.parent).values() for name in names]
@@ -233,7 +235,7 @@ class _ManifestReader:
         self, candidate: Path, written: str, display: str, position: tuple[int, int], problems: list[Problem]
     ) -> Path:
         """Scripts must stay in defs/, also through symlinks: only defs/ is reviewed as practitioners' code."""
-        resolved = candidate.resolve()
+        resolved = self._resolve(candidate)
         if not resolved.is_relative_to(self.resolved_defs_path):
             problems.append(
                 Problem(display, *position, f"script `{written}` points outside defs/ (to {resolved}); keep scripts inside defs/")
@@ -241,6 +243,18 @@ class _ManifestReader:
         elif not resolved.is_file():
             problems.append(Problem(display, *position, f"script `{written}` is not a file"))
         return candidate.absolute()
+
+    def _resolve(self, candidate: Path) -> Path:
+        """`candidate.resolve()`, cheaply: each folder is resolved once, and the file itself only
+        when it is a symlink (resolving every script of a large tree was a tenth of the load)."""
+        folder = candidate.parent
+        if folder not in self._resolved_folders:
+            self._resolved_folders[folder] = folder.resolve()
+        try:
+            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except OSError:  # missing: let resolve() say where it would point
+            return candidate.resolve()
+        return candidate.resolve() if is_link else self._resolved_folders[folder] / candidate.name
 
     def _siblings(self, folder: Path) -> dict[str, list[str]]:
         """File names in a folder by stem, read once per folder: a group of thousands of

@@ -110,7 +110,15 @@ class NopeInvocationTargetManifest:
     def script_source(self) -> str:
         return self.script_bytes.decode("utf-8", errors="replace")
 
-    @property
+    @cached_property
+    def fenced_source(self) -> str:
+        """The script's full source as a Markdown code block, for asset descriptions."""
+        language = _FENCE_LANGUAGE.get(self.script_path.suffix.lower(), "")
+        source = self.script_source.rstrip()
+        fence = "`" * max(3, _longest_backtick_run(source) + 1)  # a fence the source cannot close
+        return f"{fence}{language}\n{source}\n{fence}"
+
+    @cached_property
     def code_version(self) -> str:
         """Changes whenever what the invocation does changes.
 
@@ -184,11 +192,7 @@ class NopeAssetManifest:
     @property
     def description(self) -> str:
         """The manifest's description, then the script's full source in a fenced code block."""
-        manifest = self.target_manifest
-        language = _FENCE_LANGUAGE.get(manifest.script_path.suffix.lower(), "")
-        source = manifest.script_source.rstrip()
-        fence = "`" * max(3, _longest_backtick_run(source) + 1)  # a fence the source cannot close
-        fenced = f"{fence}{language}\n{source}\n{fence}"
+        fenced = self.target_manifest.fenced_source
         written = self._value("description")
         return f"{written}\n\n{fenced}" if written else fenced
 

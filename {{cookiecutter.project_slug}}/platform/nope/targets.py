@@ -11,6 +11,7 @@ can validate a whole tree without paying for the Dagster import.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import shutil
@@ -91,9 +92,10 @@ class NopeInvocationTarget:
         return (".py",)
 
     @classmethod
-    def required_resource_keys(cls) -> list[str]:
+    @functools.cache  # per class: signatures do not change, and every manifest asks
+    def required_resource_keys(cls) -> tuple[str, ...]:
         """Resource keys `invoke` asks for: its parameters after `self` and `context`."""
-        return list(inspect.signature(cls.invoke).parameters)[2:]
+        return tuple(inspect.signature(cls.invoke).parameters)[2:]
 
     def invoke(self, context: dg.AssetExecutionContext, **resources: Any) -> Any:
         """Run the script. Return Pipes results, `MaterializeResult`s, or None (all selected assets done)."""

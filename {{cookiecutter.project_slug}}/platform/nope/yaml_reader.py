@@ -5,12 +5,13 @@ line numbers, keeps the last of two duplicate keys silently, and lets a few line
 anchors expand into billions of values once a validator walks them. This module reads
 the node tree first (libyaml when available, for speed), refuses what a manifest never
 needs (object tags, duplicate keys, alias bombs, absurd nesting), and only then builds plain
-data plus a map from each value's path to its line.
+data; the map from each value's path to its line is made when a problem needs it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -39,10 +40,23 @@ PathKey = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """Plain data from one file, and the (line, column) of each value by its path."""
+    """Plain data from one file, and the (line, column) of each value by its path.
+
+    Positions are worked out from `text` only when a problem asks for one: most manifests
+    have none, and a platform with thousands of them then loads faster and keeps less.
+    """
 
     data: object
-    positions: dict[PathKey, tuple[int, int]]
+    text: str
+
+    @cached_property
+    def positions(self) -> dict[PathKey, tuple[int, int]]:
+        loader = _Loader(self.text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        return _positions(node) if node is not None else {}
 
     def position(self, path: PathKey) -> tuple[int, int]:
         """The closest recorded position: the path itself, else its nearest parent.
@@ -84,7 +98,7 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
         _refuse_deep_nesting(text, fail)
         node = loader.get_single_node()
         if node is None:
-            return YamlDocument(None, {})
+            return YamlDocument(None, text)
         _refuse_what_plain_data_never_needs(node, fail)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as error:
@@ -101,7 +115,7 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
         raise fail(1, 1, f"is not valid YAML: {' '.join(str(error).split())}") from None
     finally:
         loader.dispose()
-    return YamlDocument(data, _positions(node))
+    return YamlDocument(data, text)
 
 
 def _refuse_deep_nesting(text: str, fail) -> None:
