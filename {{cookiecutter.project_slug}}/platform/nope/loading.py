@@ -6,9 +6,11 @@ command line and the running platform can never disagree about what is valid.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,13 +173,12 @@ class _ManifestReader:
                 [Problem(display, 1, 1, f"does not say how to run its script: add `target:` (one of {known})")]
             )
         name = data[key]
-        line, column = document.position((key,))
         if name is None:
-            raise _ManifestProblems([Problem(display, line, column, f"`{key}:` is empty; write one of {known}")])
+            raise _ManifestProblems([Problem(display, *document.position((key,)), f"`{key}:` is empty; write one of {known}")])
         if not isinstance(name, str) or name not in self.target_map:
             hint = did_you_mean(str(name), self.target_map)
             raise _ManifestProblems(
-                [Problem(display, line, column, f"unknown target `{name}`.{hint} Known targets: {known}")]
+                [Problem(display, *document.position((key,)), f"unknown target `{name}`.{hint} Known targets: {known}")]
             )
         if key == "kind":
             data = {("target" if k == "kind" else k): v for k, v in data.items()}
@@ -191,7 +192,8 @@ class _ManifestReader:
                 name for name in self._siblings(path.parent).get(path.stem, []) if Path(name).suffix.lower() in suffixes
             ]
             if len(candidates) == 1:
-                return self._inside_defs(path.parent / candidates[0], candidates[0], display, (1, 1), problems)
+                at_top = functools.partial(Problem, display, 1, 1)
+                return self._inside_defs(path.parent / candidates[0], candidates[0], at_top, problems)
             if candidates:
                 problems.append(
                     Problem(display, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
@@ -200,17 +202,19 @@ class _ManifestReader:
                 wanted = " or ".join(f"`{path.stem}{suffix}`" for suffix in suffixes)
                 problems.append(Problem(display, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
             return path
-        line, column = document.position(("script",))
+        def at_script(message: str) -> Problem:  # the position is looked up only for a problem
+            return Problem(display, *document.position(("script",)), message)
+
         if not values.script:
-            problems.append(Problem(display, line, column, "`script:` is empty; name the script, or remove the line"))
+            problems.append(at_script("`script:` is empty; name the script, or remove the line"))
             return path
         script = Path(values.script)
         if script.is_absolute():
-            problems.append(Problem(display, line, column, f"script `{values.script}` must be a path relative to the manifest"))
+            problems.append(at_script(f"script `{values.script}` must be a path relative to the manifest"))
             return path
         candidate = path.parent / script
         if not self._resolve(candidate).is_relative_to(self.resolved_defs_path):
-            return self._inside_defs(candidate, values.script, display, (line, column), problems)
+            return self._inside_defs(candidate, values.script, at_script, problems)
         if not candidate.exists():
             siblings = [name for names in self._siblings(path.parent).values() for name in names]
             forward_slashes = values.script.replace("\\", "/")
@@ -218,30 +222,21 @@ class _ManifestReader:
                 hint = f" Write folders with `/`: `{forward_slashes}`."
             else:
                 hint = did_you_mean(script.name, siblings)
-            problems.append(Problem(display, line, column, f"script `{values.script}` does not exist.{hint}"))
+            problems.append(at_script(f"script `{values.script}` does not exist.{hint}"))
             return path
         if candidate.is_file() and candidate.suffix.lower() not in suffixes:
-            problems.append(
-                Problem(
-                    display,
-                    line,
-                    column,
-                    f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files",
-                )
-            )
-        return self._inside_defs(candidate, values.script, display, (line, column), problems)
+            problems.append(at_script(f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files"))
+        return self._inside_defs(candidate, values.script, at_script, problems)
 
     def _inside_defs(
-        self, candidate: Path, written: str, display: str, position: tuple[int, int], problems: list[Problem]
+        self, candidate: Path, written: str, problem: Callable[[str], Problem], problems: list[Problem]
     ) -> Path:
         """Scripts must stay in defs/, also through symlinks: only defs/ is reviewed as practitioners' code."""
         resolved = self._resolve(candidate)
         if not resolved.is_relative_to(self.resolved_defs_path):
-            problems.append(
-                Problem(display, *position, f"script `{written}` points outside defs/ (to {resolved}); keep scripts inside defs/")
-            )
+            problems.append(problem(f"script `{written}` points outside defs/ (to {resolved}); keep scripts inside defs/"))
         elif not resolved.is_file():
-            problems.append(Problem(display, *position, f"script `{written}` is not a file"))
+            problems.append(problem(f"script `{written}` is not a file"))
         return candidate.absolute()
 
     def _resolve(self, candidate: Path) -> Path:
@@ -320,18 +315,19 @@ def _check_problems(values, asset_names: list[str], document: YamlDocument, disp
     problems = []
     seen: set[tuple[str, str]] = set()
     for index, check in enumerate(values.checks):
-        position = document.position(("checks", index))
         asset = check.asset or (asset_names[0] if len(asset_names) == 1 else None)
         if asset is None:
             problems.append(
-                Problem(display, *position, f"check `{check.name}`: say which asset it checks with `asset:` (one of {', '.join(asset_names)})")
+                Problem(display, *document.position(("checks", index)), f"check `{check.name}`: say which asset it checks with `asset:` (one of {', '.join(asset_names)})")
             )
         elif asset not in asset_names:
             problems.append(
                 Problem(display, *document.position(("checks", index, "asset")), f"check `{check.name}`: `{asset}` is not an asset of this manifest.{did_you_mean(asset, asset_names)}")
             )
         elif (asset, check.name) in seen:
-            problems.append(Problem(display, *position, f"check `{check.name}` on `{asset}` is declared twice"))
+            problems.append(
+                Problem(display, *document.position(("checks", index)), f"check `{check.name}` on `{asset}` is declared twice")
+            )
         seen.add((asset, check.name))
     return problems
 

@@ -49,7 +49,7 @@ class NopeInvocationTargetManifest:
         self.script_path = script_path
         self.document = document
 
-    @property
+    @cached_property
     def relative_path(self) -> str:
         """The manifest's path from the repository root, e.g. `defs/group_a/asset_one.yaml`."""
         return self.path.relative_to(self.defs_path.parent).as_posix()

@@ -81,7 +81,7 @@ class NopeInvocationTarget:
         """The platform repository's root: the folder that holds `defs/`. Scripts run from here."""
         return self.manifest.defs_path.parent
 
-    @property
+    @functools.cached_property
     def op_name(self) -> str:
         """Unique per manifest (two groups may both have `main.py`): its path below defs/."""
         return "__".join(self.manifest.path.relative_to(self.manifest.defs_path).with_suffix("").parts)
