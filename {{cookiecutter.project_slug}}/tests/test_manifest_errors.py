@@ -250,6 +250,22 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int, str]]]]
         },
         [("defs/g/a.yaml", 6, 5, "expands to more than 100,000 values")],
     ),
+    "the same key twice in a nested mapping": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nmetadata:\n  a: 1\n  a: 2\n"},
+        [("defs/g/a.yaml", 4, 3, "has the key `a` twice (first on line 3)")],
+    ),
+    "an explicit YAML tag on a value it does not fit": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ntimeout: !!int soon\n"},
+        [("defs/g/a.yaml", 2, 10, "`soon` is not a valid `!!int`")],
+    ),
+    "a YAML tag on the wrong kind of value": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners: !!str [team:a]\n"},
+        [("defs/g/a.yaml", 2, 9, "is not valid YAML")],
+    ),
+    "a YAML merge key that merges no mapping": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n<<: 5\n"},
+        [("defs/g/a.yaml", 2, 5, "expected a mapping or list of mappings for merging")],
+    ),
     "nesting deep enough to crash a YAML parser": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nmetadata:\n  x: " + "[" * 200_000 + "]" * 200_000 + "\n"},
         [("defs/g/a.yaml", 3, 68, "nests lists and mappings more than 64 levels deep")],

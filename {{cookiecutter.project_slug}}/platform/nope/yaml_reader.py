@@ -3,18 +3,21 @@
 PyYAML's safe loader never builds Python objects from tags, but on its own it forgets
 line numbers, keeps the last of two duplicate keys silently, and lets a few lines of
 anchors expand into billions of values once a validator walks them. This module reads
-the node tree first (libyaml when available, for speed), refuses what a manifest never
-needs (object tags, duplicate keys, alias bombs, absurd nesting), and only then builds plain
-data; the map from each value's path to its line is made when a problem needs it.
+the node tree (libyaml when available, for speed), then builds plain data from it in one
+walk that also refuses what a manifest never needs (object tags, duplicate keys, alias
+bombs; absurd nesting is refused before composing). The map from each value's path to its
+line is made only when a problem needs it.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
 
 from nope.problems import Problem
 
@@ -26,6 +29,14 @@ _PLAIN_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
     for name in ("null", "bool", "int", "float", "str", "seq", "map", "merge", "timestamp")
 )
+_STR, _SEQ, _MAP, _MERGE = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map", "merge"))
+
+# Scalars other than strings are converted by PyYAML's own safe rules (`yes`, `0x1F`, `.inf`, dates).
+_SAFE_CONSTRUCTOR = SafeConstructor()
+_SCALAR_VALUES = {
+    f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    for name in ("null", "bool", "int", "float", "timestamp")
+}
 
 # A manifest is a few dozen values. Far more than this, through aliases, is an attack
 # ("billion laughs") or an accident; either way it must not reach the validator.
@@ -36,6 +47,9 @@ MAX_EXPANDED_VALUES = 100_000
 MAX_NESTING = 64
 
 PathKey = tuple[str | int, ...]
+
+# Makes the exception for a problem at (line, column) of the file being read.
+Fail = Callable[[int, int, str], "YamlProblem"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +91,15 @@ class YamlProblem(Exception):
         self.problem = problem
 
 
-def read_yaml(path: Path, display_path: str) -> YamlDocument:
+def read_yaml(path: str | os.PathLike[str], display_path: str) -> YamlDocument:
     """Read `path` as plain YAML data. Raises `YamlProblem` naming `display_path`."""
 
     def fail(line: int, column: int, message: str) -> YamlProblem:
         return YamlProblem(Problem(display_path, line, column, message))
 
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except OSError as error:  # e.g. a symlink whose target is gone, or no permission
         raise fail(0, 0, f"cannot be read: {error.strerror or error}") from None
     try:
@@ -99,8 +114,7 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
         node = loader.get_single_node()
         if node is None:
             return YamlDocument(None, text)
-        _refuse_what_plain_data_never_needs(node, fail)
-        data = loader.construct_document(node)
+        data, _ = _PlainData(fail).build(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -118,7 +132,7 @@ def read_yaml(path: Path, display_path: str) -> YamlDocument:
     return YamlDocument(data, text)
 
 
-def _refuse_deep_nesting(text: str, fail) -> None:
+def _refuse_deep_nesting(text: str, fail: Fail) -> None:
     """Measure nesting on the parser's flat event stream, before anything is composed.
 
     Each level of nesting starts on a new line or at one of `- [ { ? :`, so a file with fewer
@@ -137,45 +151,94 @@ def _refuse_deep_nesting(text: str, fail) -> None:
             depth -= 1
 
 
-def _refuse_what_plain_data_never_needs(root: yaml.Node, fail) -> None:
-    """Reject object-building tags, duplicate keys and alias bombs before construction."""
-    expanded_size: dict[int, int] = {}
+class _PlainData:
+    """Builds plain data from a node tree, refusing what a manifest never needs on the way.
 
-    def size(node: yaml.Node) -> int:
-        # Memoized by node identity: an alias is the same node object, so this stays linear
-        # in the file while still counting what the aliases would expand to.
-        if id(node) in expanded_size:
-            return expanded_size[id(node)]
+    One walk instead of PyYAML's constructor plus a separate safety walk: loading thousands
+    of manifests spent as long in those two walks as libyaml spent parsing. Every node's tag
+    is checked before its value is built, so an object tag never reaches any constructor.
+    """
+
+    def __init__(self, fail: Fail):
+        self.fail = fail
+        # Lists and mappings by node identity: an alias is the same node object, so building
+        # stays linear in the file while the size still counts what the aliases expand to.
+        self.built: dict[int, tuple[object, int]] = {}
+
+    def build(self, node: yaml.Node) -> tuple[object, int]:
+        """The node's value, and how many values it expands to."""
+        if id(node) in self.built:
+            return self.built[id(node)]
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
         if node.tag not in _PLAIN_TAGS:
-            raise fail(line, column, f"uses the YAML tag `{_short_tag(node.tag)}`; manifests hold plain data only")
-        expanded_size[id(node)] = 0  # a node reached again inside itself adds nothing more
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[object, int] = {}
+            raise self.fail(line, column, f"uses the YAML tag `{_short_tag(node.tag)}`; manifests hold plain data only")
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
+            return node.value, 1
+        if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_VALUES:
+            try:
+                return _SCALAR_VALUES[node.tag](_SAFE_CONSTRUCTOR, node), 1
+            except (ValueError, KeyError, AttributeError):  # an explicit tag on a value it does not fit
+                raise self.fail(line, column, f"`{node.value}` is not a valid `{_short_tag(node.tag)}`") from None
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            items: list[object] = []
+            self.built[id(node)] = (items, 0)  # a node reached again inside itself adds nothing more
+            size = 1
+            for item in node.value:
+                value, item_size = self.build(item)
+                items.append(value)
+                size += item_size
+            return self._done(node, items, size)
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            return self._mapping(node)
+        # A tag on the wrong kind of node (`!!str [a]`), or `<<` anywhere but as a mapping key.
+        raise ConstructorError(None, None, f"could not build `{_short_tag(node.tag)}` from a {node.id}", node.start_mark)
+
+    def _mapping(self, node: yaml.MappingNode) -> tuple[object, int]:
+        mapping: dict[object, object] = {}
+        self.built[id(node)] = (mapping, 0)
+        size = 1
+        first_lines: dict[str, int] = {}
+        merges = False
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:  # `<<: *defaults`: its keys come first, the mapping's own win
+                merges = True
+                size += 1 + self.build(value_node)[1]
+                continue
+            if isinstance(key_node, yaml.ScalarNode):
+                key_line = key_node.start_mark.line + 1
+                if key_node.value in first_lines:
+                    raise self.fail(
+                        key_line,
+                        key_node.start_mark.column + 1,
+                        f"has the key `{key_node.value}` twice (first on line {first_lines[key_node.value]}); keep one",
+                    )
+                first_lines[key_node.value] = key_line
+            key, key_size = self.build(key_node)
+            value, value_size = self.build(value_node)
+            size += key_size + value_size
+            self._insert(mapping, key, value, node, key_node)
+        if merges:
+            _SAFE_CONSTRUCTOR.flatten_mapping(node)  # PyYAML's merge rules; raises on a bad `<<`
+            mapping.clear()
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    key_line = key_node.start_mark.line + 1
-                    if key_node.value in seen:
-                        raise fail(
-                            key_line,
-                            key_node.start_mark.column + 1,
-                            f"has the key `{key_node.value}` twice (first on line {seen[key_node.value]}); keep one",
-                        )
-                    seen[key_node.value] = key_line
-                total += size(key_node) + size(value_node)
-        elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(item) for item in node.value)
-        if total > MAX_EXPANDED_VALUES:
-            raise fail(
-                line,
-                column,
+                self._insert(mapping, self.build(key_node)[0], self.build(value_node)[0], node, key_node)
+        return self._done(node, mapping, size)
+
+    @staticmethod
+    def _insert(mapping: dict, key: object, value: object, node: yaml.Node, key_node: yaml.Node) -> None:
+        if not isinstance(key, Hashable):
+            raise ConstructorError("while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark)
+        mapping[key] = value
+
+    def _done(self, node: yaml.Node, value: object, size: int) -> tuple[object, int]:
+        if size > MAX_EXPANDED_VALUES:
+            raise self.fail(
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
                 f"expands to more than {MAX_EXPANDED_VALUES:,} values through YAML anchors and aliases",
             )
-        expanded_size[id(node)] = total
-        return total
-
-    size(root)
+        self.built[id(node)] = (value, size)
+        return value, size
 
 
 # YAML parser wording (libyaml's and PyYAML's) for the mistakes people make most, and the fix.

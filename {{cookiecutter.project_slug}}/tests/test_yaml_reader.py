@@ -1,0 +1,60 @@
+"""The YAML reader builds exactly what PyYAML's safe loader builds, for every plain file.
+
+It walks libyaml's node tree itself (to refuse tags, duplicate keys and alias bombs in the
+same walk), so these cases hold it to PyYAML's own results: scalar types, anchors, merge
+keys, flow and block styles.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nope.yaml_reader import read_yaml
+
+PLAIN_FILES = {
+    "a manifest": "target: subprocess\nowners: [team:a, team:b]\ndeps:\n  - g/x\n",
+    "scalar types": (
+        "int: 1\nhex: 0x1F\noctal: 0o17\nseparated: 1_000\nfloat: 1.5e3\ninf: .inf\nyes: yes\noff: Off\n"
+        "null: ~\nempty:\ndate: 2024-01-02\ntime: 2024-01-02T03:04:05Z\nquoted: '1'\n"
+    ),
+    "explicit plain tags": "a: !!str 123\nb: !!int '7'\nc: !!float '1'\nd: !!bool 'true'\ne: !!seq [1]\nf: !!map {x: 1}\n",
+    "non-string keys": "1: a\n2.5: b\ntrue: c\nnull: d\n",
+    "an anchor used twice": "shared: &s [1, 2, {a: b}]\ncopy: *s\n",
+    "a merge key": "base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n",
+    "merging a list of mappings": "a: &a {x: 1}\nb: &b {y: 2, x: 9}\nc:\n  <<: [*a, *b]\n  z: 3\n",
+    "a merge of a merge": "a: &a {x: 1}\nb: &b\n  <<: *a\n  y: 2\nc:\n  <<: *b\n",
+    "block scalars": "literal: |\n  one\n  two\nfolded: >\n  a\n  b\n",
+    "nested flow and block": "- a\n- b: c\n  d: [e, {f: g}]\n- {}\n- []\n",
+}
+
+
+def _same(left: object, right: object) -> bool:
+    """Equal, with the same types all the way down (1 is not True), and NaN equal to NaN."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(_same(left[key], right[key]) for key in left)  # type: ignore[index]
+    if isinstance(left, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))  # type: ignore[arg-type]
+    if isinstance(left, float) and math.isnan(left):
+        return math.isnan(right)  # type: ignore[arg-type]
+    return left == right
+
+
+@pytest.mark.parametrize("case", list(PLAIN_FILES), ids=list(PLAIN_FILES))
+def test_plain_yaml_reads_as_pyyaml_reads_it(case: str, tmp_path: Path):
+    text = PLAIN_FILES[case]
+    path = tmp_path / "a.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert _same(read_yaml(path, "a.yaml").data, yaml.safe_load(text))
+
+
+def test_an_alias_keeps_sharing_one_value(tmp_path: Path):
+    path = tmp_path / "a.yaml"
+    path.write_text("shared: &s [1]\ncopy: *s\n", encoding="utf-8")
+    data = read_yaml(path, "a.yaml").data
+    assert data["copy"] is data["shared"]  # type: ignore[index]
