@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BUILD := build
 SLUG := acme-data-platform
 
-.PHONY: demo bake test
+.PHONY: demo bake test chromium screenshots
 
 $(BIN)/cookiecutter: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,16 @@ demo: bake
 	$(MAKE) -C $(BUILD)/$(SLUG) dev VENV=$(abspath $(VENV))
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
-test: $(BIN)/cookiecutter
+test: $(BIN)/cookiecutter chromium
 	$(BIN)/python -m pytest tests
+
+## Debian's chromium, for the browser test: installed when missing and make runs as root (CI).
+## Elsewhere the browser test fails and says how to install it (or to set NOPE_CHROMIUM).
+chromium:
+	@command -v chromium >/dev/null || [ -n "$$NOPE_CHROMIUM" ] || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## Refresh the README's screenshots of the Dagster UI from the browser test.
+screenshots: $(BIN)/cookiecutter chromium
+	$(BIN)/python -m pytest -m browser tests
+	cp build/screenshots/asset-graph.png build/screenshots/asset-page.png docs/
