@@ -1,8 +1,7 @@
 """Shape the generated repository to the answers; touches nothing outside it.
 
 Removes the optional targets (their loader module, tests and part of `nope.schema.json`)
-and the example `defs/` groups (and the tests that exercise them) that were not asked for,
-the PostgreSQL instance settings (`dagster.yaml`) unless `postgres` was chosen, and stray
+and the example `defs/` groups (and the tests that exercise them) that were not asked for, and stray
 bytecode caches copied from the template. Dependencies and README sections of optional
 targets are rendered conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
 """
@@ -55,7 +54,5 @@ if __name__ == "__main__":
             remove(relative)
         (ROOT / "defs").mkdir(exist_ok=True)
         (ROOT / "defs" / ".gitkeep").touch()
-    if ANSWERS["dagster_storage"] != "postgres":
-        remove("dagster.yaml")  # the sqlite instance needs no settings beyond what `make dev` writes
     for cache in sorted(ROOT.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,9 +79,7 @@ class DagsterDev:
         """The last step of `make dev` alone (no materialization first): for restarts."""
         port = free_port()
         home.mkdir(parents=True, exist_ok=True)
-        settings = home / "dagster.yaml"
-        if not settings.exists():  # what the Makefile writes for the sqlite instance
-            settings.write_text("telemetry:\n  enabled: false\n")
+        shutil.copyfile(repo / "dagster.yaml", home / "dagster.yaml")  # as the Makefile does
         command = [str(ENV_BIN / "dagster"), "dev", "--host", "127.0.0.1", "--port", str(port)]
         return cls(repo, port, command, baked_env(repo, DAGSTER_HOME=str(home), **env), log)
 
@@ -169,12 +168,13 @@ class DagsterDev:
             time.sleep(1)
         raise AssertionError(f"run {run_id} still {status} after {RUN_DEADLINE_SECONDS}s:\n{self.log_tail()}")
 
-    def force_terminate(self, run_id: str) -> None:
-        """The UI's Terminate > "Force termination": mark the run canceled without its process."""
-        data = self.graphql(TERMINATE_MUTATION, {"runIds": [run_id]})
-        results = data["terminateRuns"]["terminateRunResults"]
-        if [result["__typename"] for result in results] != ["TerminateRunSuccess"]:
-            raise AssertionError(f"force termination failed: {results}")
+    def run_failure_message(self, run_id: str) -> str:
+        """The message of the run's failure event, as the run's page shows it."""
+        data = self.graphql(RUN_EVENTS_QUERY, {"runId": run_id})["logsForRun"]
+        messages = [event["message"] for event in data["events"] if event["__typename"] == "RunFailureEvent"]
+        if len(messages) != 1:
+            raise AssertionError(f"run {run_id} has {len(messages)} failure events")
+        return messages[0]
 
     def materializations(self, asset_key: str) -> list[dict]:
         """Every materialization event of `asset_key`: run id and text metadata."""
@@ -277,14 +277,11 @@ query Materializations($assetKey: AssetKeyInput!) {
 }
 """
 
-TERMINATE_MUTATION = """
-mutation Terminate($runIds: [String!]!) {
-  terminateRuns(runIds: $runIds, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
+RUN_EVENTS_QUERY = """
+query RunEvents($runId: ID!) {
+  logsForRun(runId: $runId) {
     __typename
-    ... on TerminateRunsResult {
-      terminateRunResults { __typename ... on TerminateRunFailure { message } ... on PythonError { message } }
-    }
-    ... on PythonError { message }
+    ... on EventConnection { events { __typename ... on MessageEvent { message } } }
   }
 }
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -140,6 +141,7 @@ def test_the_cli_materializes_the_examples_on_the_embedded_sqlite_instance(defau
     """The quick start's `dagster asset materialize`, with a persistent DAGSTER_HOME like `make dev`."""
     home = tmp_path / "dagster_home"
     home.mkdir()
+    shutil.copyfile(default_repo / "dagster.yaml", home / "dagster.yaml")  # as `make dev` does
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(default_repo / "platform")}
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run(

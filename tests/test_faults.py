@@ -129,10 +129,10 @@ def test_a_run_interrupted_by_stopping_the_server_is_marked_failed_and_reruns(tm
     assert not group_alive(restarted.pgid)
 
 
-def test_a_run_whose_server_was_killed_hard_is_cancelled_from_the_ui_and_reruns(tmp_path: Path):
-    """kill -9 leaves no process to record anything, and Dagster's default run launcher cannot
-    tell that a run's process is gone: the run shows as started until someone force-terminates
-    it, as the UI's Terminate > "Force termination" does (README, Limits)."""
+def test_a_run_whose_server_was_killed_hard_is_marked_failed_by_run_monitoring_and_reruns(tmp_path: Path):
+    """kill -9 leaves no process to record anything: after the restart, the daemon's run
+    monitoring asks the repo's run launcher (platform/nope/run_launcher.py), finds the run's
+    process gone, and marks the run failed, with no one terminating it by hand."""
     repo = bake_with_gate(tmp_path)
     home = tmp_path / "home"
     run_id = interrupt_a_run(repo, home, tmp_path / "first.log", signal.SIGKILL)
@@ -140,8 +140,8 @@ def test_a_run_whose_server_was_killed_hard_is_cancelled_from_the_ui_and_reruns(
     restarted = DagsterDev.direct(repo, home, tmp_path / "second.log")
     try:
         location = restarted.wait_until_ready()
-        restarted.force_terminate(run_id)
-        assert restarted.wait_for_run(run_id) == "CANCELED"
+        assert restarted.wait_for_run(run_id) == "FAILURE", restarted.log_tail()
+        assert "is gone" in restarted.run_failure_message(run_id)
         assert_instance_intact_and_rerun_succeeds(restarted, location, run_id)
     finally:
         restarted.stop()

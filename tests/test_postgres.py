@@ -40,7 +40,9 @@ def cluster():
 
 
 def test_sqlite_is_the_default_and_needs_no_settings(default_repo: Path):
-    assert not (default_repo / "dagster.yaml").exists()
+    settings = yaml.safe_load((default_repo / "dagster.yaml").read_text())
+    assert "storage" not in settings  # Dagster's default: SQLite files under DAGSTER_HOME
+    assert settings["run_monitoring"]["enabled"] is True
     assert "dagster-postgres" not in (default_repo / "pyproject.toml").read_text()
 
 

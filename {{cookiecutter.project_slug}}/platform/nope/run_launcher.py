@@ -1,0 +1,98 @@
+"""Tell Dagster's run monitoring whether a run's process still lives.
+
+Dagster's default run launcher starts each run in a process of the code server, but cannot
+answer the run monitoring daemon's health check: a run whose process was killed outright
+(`kill -9` of `dagster dev`, the out-of-memory killer, a machine restart) would stay
+"started" forever. Every run process records its pid in an engine event as it starts
+("Started process for run (pid: N)"). `NopeRunLauncher` looks that process up, so with
+`run_monitoring` enabled in `dagster.yaml` the daemon marks the run failed once the process
+is gone. It launches runs exactly as the default launcher does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+# The run monitoring daemon's contract with run launchers; Dagster exports no public name
+# for these two.
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+
+# How much later than its own "started" record a run process may appear to have started:
+# the record is written after the process starts, and /proc's start time has tick granularity.
+START_TIME_SLACK_SECONDS = 1.0
+
+
+class NopeRunLauncher(dg.DefaultRunLauncher):
+    """Dagster's default run launcher, plus a health check of each run's process."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        recorded = recorded_run_process(self._instance, run.run_id)
+        if recorded is None:
+            # Still starting up: the daemon's start timeout (run_monitoring) covers that phase.
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "the run's process is not recorded yet")
+        pid, recorded_at = recorded
+        if process_running(pid, recorded_at):
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"the run's process (pid {pid}) is gone: it was killed, or its machine restarted",
+        )
+
+
+def recorded_run_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """The pid the run's process recorded as it started, and when; None before it has.
+
+    The first engine event carrying a pid is the run process's own: step processes (the
+    multiprocess executor) are started by it, later.
+    """
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+        if pid is not None:
+            return int(pid.value), entry.timestamp
+    return None
+
+
+def process_running(pid: int, recorded_at: float) -> bool:
+    """Whether process `pid`, recorded as running at `recorded_at`, still runs.
+
+    On Linux a zombie (exited, not yet reaped) counts as gone, and so does a process that
+    started after the record: the pid was reused, after a restart for instance. Elsewhere
+    only the pid's existence is checked.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        pass
+    if not sys.platform.startswith("linux"):
+        return True
+    try:
+        state, started_at = linux_process_state(pid)
+    except (FileNotFoundError, ProcessLookupError):  # exited meanwhile
+        return False
+    return state != "Z" and started_at <= recorded_at + START_TIME_SLACK_SECONDS
+
+
+def linux_process_state(pid: int) -> tuple[str, float]:
+    """The process's state letter and its start time (seconds since the epoch), from /proc.
+
+    /proc/<pid>/stat gives the start in clock ticks since boot (field 22); the process name
+    before it may hold spaces and parentheses, so fields are counted after its last ')'.
+    """
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, start_ticks = fields[0], int(fields[19])
+    boot_time = next(
+        int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+    )
+    return state, boot_time + start_ticks / os.sysconf("SC_CLK_TCK")
