@@ -54,10 +54,8 @@ def test_no_template_syntax_survives_baking(default_repo: Path):
     assert not list(default_repo.rglob("__pycache__"))
 
 
-def test_the_baked_repo_own_test_suite_passes(default_repo: Path):
-    result = run_baked_tests(default_repo)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout
+# The default bake's own suite, and the suite without examples, run in test_answers.py's
+# matrix of the example and target answers ("examples-uv-and-modal" is the default bake).
 
 
 @pytest.mark.parametrize(
@@ -88,12 +86,11 @@ def test_owners_answer_is_embedded_as_data(tmp_path: Path):
     assert 'DEFAULT_KIND: str = "pandas"' in settings
 
 
-def test_without_examples_the_repo_is_empty_but_valid(tmp_path: Path):
+def test_without_examples_the_repo_has_an_empty_defs_folder_and_no_example_tests(tmp_path: Path):
     repo = bake(tmp_path, include_examples="no")
     assert not (repo / "defs/group_a").exists()
     assert not (repo / "tests/test_examples.py").exists()
-    result = run_baked_tests(repo)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert [path.name for path in (repo / "defs").iterdir()] == [".gitkeep"]
 
 
 @pytest.mark.parametrize(
