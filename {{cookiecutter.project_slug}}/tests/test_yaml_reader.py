@@ -50,11 +50,11 @@ def test_plain_yaml_reads_as_pyyaml_reads_it(case: str, tmp_path: Path):
     text = PLAIN_FILES[case]
     path = tmp_path / "a.yaml"
     path.write_text(text, encoding="utf-8")
-    assert _same(read_yaml(path, "a.yaml").data, yaml.safe_load(text))
+    assert _same(read_yaml(path, "a.yaml")[0], yaml.safe_load(text))
 
 
 def test_an_alias_keeps_sharing_one_value(tmp_path: Path):
     path = tmp_path / "a.yaml"
     path.write_text("shared: &s [1]\ncopy: *s\n", encoding="utf-8")
-    data = read_yaml(path, "a.yaml").data
+    data = read_yaml(path, "a.yaml")[0]
     assert data["copy"] is data["shared"]  # type: ignore[index]

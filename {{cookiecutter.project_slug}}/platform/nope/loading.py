@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from nope import models
-from nope.discovery import MANIFEST_SUFFIXES, find_manifests
+from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
 from nope.problems import Problem, did_you_mean
 from nope.targets import NopeInvocationTarget
@@ -51,14 +51,14 @@ def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
     reader = _ManifestReader(defs_path, target_map)
     targets: list[NopeInvocationTarget] = []
     broken: dict[Path, list[Problem]] = {}
-    for path in find_manifests(defs_path):
+    for manifest_file in find_manifests(defs_path):
         try:
-            targets.append(reader.read(path))
+            targets.append(reader.read(manifest_file))
         except _ManifestProblems as failure:
             if failure.problems:  # none: its group's `_group.yaml` is broken, reported below
-                broken[path] = failure.problems
+                broken[manifest_file.path] = failure.problems
         except YamlProblem as failure:
-            broken[path] = [failure.problem]
+            broken[manifest_file.path] = [failure.problem]
     broken.update(reader.broken_group_files)
 
     # A manifest with graph problems (unknown deps, cycles, duplicates) is broken too.
@@ -79,30 +79,37 @@ def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
 
 
 class _ManifestReader:
-    """Turns one manifest file into a target instance, or raises with all its problems."""
+    """Turns one manifest file into a target instance, or raises with all its problems.
+
+    Paths are handled as strings where thousands of manifests pass through (display paths,
+    folder lookups, the inside-defs/ check): `pathlib` parses every path it builds, and that
+    parsing was a fifth of `nope check`. Each manifest still gets `Path`s for its file and
+    script, which targets and platform code use.
+    """
 
     def __init__(self, defs_path: Path, target_map: TargetMap):
         self.defs_path = defs_path
-        self.resolved_defs_path = defs_path.resolve()
+        self.resolved_defs_path = os.path.realpath(defs_path)
         self.repo_root = defs_path.parent
         self.target_map = target_map
-        self._names_by_stem: dict[Path, dict[str, list[str]]] = {}
-        self._resolved_folders: dict[Path, Path] = {}
-        self._group_defaults: dict[Path, dict | None] = {}
+        self._names_by_stem: dict[str, dict[str, list[str]]] = {}
+        self._resolved_folders: dict[str, str] = {}
+        self._group_defaults: dict[str, dict | None] = {}
         self.broken_group_files: dict[Path, list[Problem]] = {}
 
-    def read(self, path: Path) -> NopeInvocationTarget:
-        display = path.relative_to(self.repo_root).as_posix()
+    def read(self, manifest_file: ManifestFile) -> NopeInvocationTarget:
+        path, below_defs = manifest_file
+        display = "/".join((self.defs_path.name, *below_defs))
         problems: list[Problem] = []
-        below_defs = path.relative_to(self.defs_path).parts
         if len(below_defs) == 1:
             raise _ManifestProblems(
                 [Problem(display, 0, 0, "manifests live in a group folder: move it to defs/<group>/")]
             )
         group = below_defs[0]
-        if path.suffix not in MANIFEST_SUFFIXES:
+        stem, suffix = os.path.splitext(below_defs[-1])
+        if suffix not in MANIFEST_SUFFIXES:
             raise _ManifestProblems(
-                [Problem(display, 0, 0, f"rename it to `{path.stem}{path.suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
+                [Problem(display, 0, 0, f"rename it to `{stem}{suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
             )
         for folder in below_defs[:-1]:
             if not re.match(models.NAME_PATTERN, folder):
@@ -110,8 +117,7 @@ class _ManifestReader:
                     Problem(display, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
                 )
 
-        document = read_yaml(path, display)
-        data = document.data
+        data, document = read_yaml(path, display)
         if data is None:
             raise _ManifestProblems(
                 [*problems, Problem(display, 1, 1, "is empty; a manifest needs at least `target: subprocess`")]
@@ -120,7 +126,7 @@ class _ManifestReader:
             raise _ManifestProblems(
                 [*problems, Problem(display, 1, 1, "must be a mapping of `key: value` lines, e.g. `target: subprocess`")]
             )
-        group_defaults = self._defaults_of(self.defs_path / group)
+        group_defaults = self._defaults_of(group)
         if group_defaults is None:
             raise _ManifestProblems([])
         data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, display)
@@ -135,20 +141,26 @@ class _ManifestReader:
                 problems.append(Problem(display, *document.position(loc), message))
             raise _ManifestProblems(problems) from None
 
-        asset_names = list(values.assets) if values.assets else [path.stem]
-        if not values.assets and not re.match(models.NAME_PATTERN, path.stem):
+        asset_names = list(values.assets) if values.assets else [stem]
+        if not values.assets and not re.match(models.NAME_PATTERN, stem):
             problems.append(
-                Problem(display, 1, 1, f"the file name `{path.stem}` names the asset, so it must be {_name_rule(path.stem)}")
+                Problem(display, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
             )
-        script_path = self._script_path(values, path, target_cls, document, display, problems)
+        script_path = self._script_path(values, path, stem, target_cls, document, display, problems)
         problems += _check_problems(values, asset_names, document, display)
         if problems:
             raise _ManifestProblems(problems)
 
         manifest = target_cls.InvocationTargetManifest(
-            values=values, path=path, defs_path=self.defs_path, group=group, script_path=script_path, document=document
+            values=values,
+            path=path,
+            defs_path=self.defs_path,
+            group=group,
+            script_path=script_path,
+            document=document,
+            relative_path=display,
         )
-        empty = target_cls.AssetManifest.Model()
+        empty = _unset_asset_values(target_cls.AssetManifest.Model)
         asset_manifests = [
             target_cls.AssetManifest(
                 name=name,
@@ -184,12 +196,13 @@ class _ManifestReader:
             data = {("target" if k == "kind" else k): v for k, v in data.items()}
         return data, self.target_map[name]
 
-    def _script_path(self, values, path: Path, target_cls, document, display, problems) -> Path:
+    def _script_path(self, values, path: Path, stem: str, target_cls, document, display, problems) -> Path:
         """Resolve the script: `script:` relative to the manifest, or the sibling named like it."""
         suffixes = target_cls.script_suffixes()
+        folder = os.path.dirname(path)
         if values.script is None:
             candidates = [
-                name for name in self._siblings(path.parent).get(path.stem, []) if Path(name).suffix.lower() in suffixes
+                name for name in self._siblings(folder).get(stem, []) if os.path.splitext(name)[1].lower() in suffixes
             ]
             if len(candidates) == 1:
                 at_top = functools.partial(Problem, display, 1, 1)
@@ -199,7 +212,7 @@ class _ManifestReader:
                     Problem(display, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
                 )
             else:
-                wanted = " or ".join(f"`{path.stem}{suffix}`" for suffix in suffixes)
+                wanted = " or ".join(f"`{stem}{suffix}`" for suffix in suffixes)
                 problems.append(Problem(display, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
             return path
         def at_script(message: str) -> Problem:  # the position is looked up only for a problem
@@ -213,10 +226,10 @@ class _ManifestReader:
             problems.append(at_script(f"script `{values.script}` must be a path relative to the manifest"))
             return path
         candidate = path.parent / script
-        if not self._resolve(candidate).is_relative_to(self.resolved_defs_path):
+        if not self._is_inside_defs(self._resolve(str(candidate))[0]):
             return self._inside_defs(candidate, values.script, at_script, problems)
         if not candidate.exists():
-            siblings = [name for names in self._siblings(path.parent).values() for name in names]
+            siblings = [name for names in self._siblings(folder).values() for name in names]
             forward_slashes = values.script.replace("\\", "/")
             if forward_slashes != values.script:
                 hint = f" Write folders with `/`: `{forward_slashes}`."
@@ -232,40 +245,47 @@ class _ManifestReader:
         self, candidate: Path, written: str, problem: Callable[[str], Problem], problems: list[Problem]
     ) -> Path:
         """Scripts must stay in defs/, also through symlinks: only defs/ is reviewed as practitioners' code."""
-        resolved = self._resolve(candidate)
-        if not resolved.is_relative_to(self.resolved_defs_path):
+        resolved, is_file = self._resolve(str(candidate))
+        if not self._is_inside_defs(resolved):
             problems.append(problem(f"script `{written}` points outside defs/ (to {resolved}); keep scripts inside defs/"))
-        elif not resolved.is_file():
+        elif not is_file:
             problems.append(problem(f"script `{written}` is not a file"))
         return candidate.absolute()
 
-    def _resolve(self, candidate: Path) -> Path:
-        """`candidate.resolve()`, cheaply: each folder is resolved once, and the file itself only
-        when it is a symlink (resolving every script of a large tree was a tenth of the load)."""
-        folder = candidate.parent
-        if folder not in self._resolved_folders:
-            self._resolved_folders[folder] = folder.resolve()
-        try:
-            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-        except OSError:  # missing: let resolve() say where it would point
-            return candidate.resolve()
-        return candidate.resolve() if is_link else self._resolved_folders[folder] / candidate.name
+    def _is_inside_defs(self, resolved: str) -> bool:
+        return resolved == self.resolved_defs_path or resolved.startswith(self.resolved_defs_path + os.sep)
 
-    def _siblings(self, folder: Path) -> dict[str, list[str]]:
+    def _resolve(self, candidate: str) -> tuple[str, bool]:
+        """`os.path.realpath(candidate)`, and whether it is a file, cheaply: each folder is resolved
+        once, and the file itself only when it is a symlink (resolving every script of a large
+        tree was a tenth of the load); one `lstat` answers both otherwise."""
+        folder, name = os.path.split(candidate)
+        if folder not in self._resolved_folders:
+            self._resolved_folders[folder] = os.path.realpath(folder)
+        try:
+            mode = os.lstat(candidate).st_mode
+        except OSError:  # missing: let realpath say where it would point
+            return os.path.realpath(candidate), False
+        if stat.S_ISLNK(mode):
+            resolved = os.path.realpath(candidate)
+            return resolved, os.path.isfile(resolved)
+        return os.path.join(self._resolved_folders[folder], name), stat.S_ISREG(mode)
+
+    def _siblings(self, folder: str) -> dict[str, list[str]]:
         """File names in a folder by stem, read once per folder: a group of thousands of
         manifests then finds each one's script by lookup, not by scanning the folder."""
         if folder not in self._names_by_stem:
             by_stem: dict[str, list[str]] = {}
             for name in sorted(os.listdir(folder)):
-                by_stem.setdefault(Path(name).stem, []).append(name)
+                by_stem.setdefault(os.path.splitext(name)[0], []).append(name)
             self._names_by_stem[folder] = by_stem
         return self._names_by_stem[folder]
 
-    def _defaults_of(self, group_folder: Path) -> dict | None:
+    def _defaults_of(self, group: str) -> dict | None:
         """The group's `_group.yaml` values (only the keys it sets), read once; None if it is broken."""
-        if group_folder not in self._group_defaults:
-            self._group_defaults[group_folder] = self._read_group_defaults(group_folder)
-        return self._group_defaults[group_folder]
+        if group not in self._group_defaults:
+            self._group_defaults[group] = self._read_group_defaults(self.defs_path / group)
+        return self._group_defaults[group]
 
     def _read_group_defaults(self, group_folder: Path) -> dict | None:
         path = next((group_folder / name for name in GROUP_FILES if (group_folder / name).is_file()), None)
@@ -273,24 +293,35 @@ class _ManifestReader:
             return {}
         display = path.relative_to(self.repo_root).as_posix()
         try:
-            document = read_yaml(path, display)
+            data, document = read_yaml(path, display)
         except YamlProblem as failure:
             self.broken_group_files[path] = [failure.problem]
             return None
-        if document.data is None:
+        if data is None:
             return {}
-        if not isinstance(document.data, dict):
+        if not isinstance(data, dict):
             self.broken_group_files[path] = [Problem(display, 1, 1, "must be a mapping of `key: value` lines")]
             return None
         try:
-            models.GroupDefaults.model_validate(document.data)
+            models.GroupDefaults.model_validate(data)
         except ValidationError as error:
             self.broken_group_files[path] = [
                 Problem(display, *document.position(loc), message)
                 for loc, message in (describe(detail, models.GroupDefaults) for detail in error.errors())
             ]
             return None
-        return document.data
+        return data
+
+
+@functools.cache
+def _unset_asset_values(model: type[models.AssetFields]) -> models.AssetFields:
+    """The values of an asset that sets none of its own, one instance per model class.
+
+    Every single-asset manifest has such an asset; sharing one instance keeps a tree of
+    thousands of manifests from holding thousands of identical models (nothing changes them:
+    the asset's properties fall back to its manifest's values).
+    """
+    return model()
 
 
 GROUP_FILES = ("_group.yaml", "_group.yml")

@@ -41,6 +41,7 @@ class NopeInvocationTargetManifest:
         group: str,
         script_path: Path,
         document: YamlDocument,
+        relative_path: str,
     ):
         self.values = values  # the validated manifest file (a pydantic model instance)
         self.path = path
@@ -48,11 +49,8 @@ class NopeInvocationTargetManifest:
         self.group = group
         self.script_path = script_path
         self.document = document
-
-    @cached_property
-    def relative_path(self) -> str:
+        self.relative_path = relative_path
         """The manifest's path from the repository root, e.g. `defs/group_a/asset_one.yaml`."""
-        return self.path.relative_to(self.defs_path.parent).as_posix()
 
     @property
     def target(self) -> str:

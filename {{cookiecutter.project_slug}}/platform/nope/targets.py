@@ -84,7 +84,8 @@ class NopeInvocationTarget:
     @functools.cached_property
     def op_name(self) -> str:
         """Unique per manifest (two groups may both have `main.py`): its path below defs/."""
-        return "__".join(self.manifest.path.relative_to(self.manifest.defs_path).with_suffix("").parts)
+        folders_below_defs = self.manifest.relative_path.split("/")[1:-1]
+        return "__".join([*folders_below_defs, self.manifest.name])
 
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:

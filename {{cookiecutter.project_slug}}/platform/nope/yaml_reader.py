@@ -54,13 +54,14 @@ Fail = Callable[[int, int, str], "YamlProblem"]
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """Plain data from one file, and the (line, column) of each value by its path.
+    """One file's text, and the (line, column) of each value in it by its path.
 
     Positions are worked out from `text` only when a problem asks for one: most manifests
     have none, and a platform with thousands of them then loads faster and keeps less.
+    The data read from the text is not kept here: a manifest keeps its document for error
+    messages, and its validated values already hold the data.
     """
 
-    data: object
     text: str
 
     @cached_property
@@ -91,8 +92,11 @@ class YamlProblem(Exception):
         self.problem = problem
 
 
-def read_yaml(path: str | os.PathLike[str], display_path: str) -> YamlDocument:
-    """Read `path` as plain YAML data. Raises `YamlProblem` naming `display_path`."""
+def read_yaml(path: str | os.PathLike[str], display_path: str) -> tuple[object, YamlDocument]:
+    """Read `path` as plain YAML data, and the document to look positions up in.
+
+    Raises `YamlProblem` naming `display_path`.
+    """
 
     def fail(line: int, column: int, message: str) -> YamlProblem:
         return YamlProblem(Problem(display_path, line, column, message))
@@ -113,7 +117,7 @@ def read_yaml(path: str | os.PathLike[str], display_path: str) -> YamlDocument:
         _refuse_deep_nesting(text, fail)
         node = loader.get_single_node()
         if node is None:
-            return YamlDocument(None, text)
+            return None, YamlDocument(text)
         data, _ = _PlainData(fail).build(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -129,7 +133,7 @@ def read_yaml(path: str | os.PathLike[str], display_path: str) -> YamlDocument:
         raise fail(1, 1, f"is not valid YAML: {' '.join(str(error).split())}") from None
     finally:
         loader.dispose()
-    return YamlDocument(data, text)
+    return data, YamlDocument(text)
 
 
 def _refuse_deep_nesting(text: str, fail: Fail) -> None:
