@@ -18,9 +18,8 @@ import dagster as dg
 import pytest
 import yaml
 
-# What a run process records as it starts; tests write that record themselves, and Dagster
-# exports no public name for its payload.
-from dagster._core.events import EngineEventData
+# What a run process records as it starts; tests write that record themselves.
+from dagster._core.events import EngineEventData  # no public API names this event payload
 from nope.run_launcher import NopeRunLauncher, process_running
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

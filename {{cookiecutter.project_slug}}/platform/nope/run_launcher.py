@@ -17,9 +17,8 @@ from pathlib import Path
 
 import dagster as dg
 
-# The run monitoring daemon's contract with run launchers; Dagster exports no public name
-# for these two.
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+# The run monitoring daemon's contract with run launchers: no public name exports these two.
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus  # no public API: see above
 
 # How much later than its own "started" record a run process may appear to have started:
 # the record is written after the process starts, and /proc's start time has tick granularity.
