@@ -49,8 +49,7 @@ class NopeInvocationTargetManifest:
         self.group = group
         self.script_path = script_path
         self.document = document
-        self.relative_path = relative_path
-        """The manifest's path from the repository root, e.g. `defs/group_a/asset_one.yaml`."""
+        self.relative_path = relative_path  # from the repository root: `defs/group_a/asset_one.yaml`
 
     @property
     def target(self) -> str:
