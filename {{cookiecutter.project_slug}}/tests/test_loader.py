@@ -153,3 +153,21 @@ def test_mistakes_raise_one_error_naming_the_file(make_defs):
         NopeProject.make_definitions(defs_path=defs_path)
     assert "defs/g/a.yaml" in str(raised.value)
     assert "has no script" in str(raised.value)
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_reading_defs_leaves_the_garbage_collector_as_it_found_it(make_defs, enabled_before: bool):
+    """The loader pauses Python's cyclic collector while it reads (a speed-up); a code server
+    or a platform script that loads defs/ must get the collector back as it was, even when
+    a manifest is broken."""
+    import gc
+
+    defs_path = make_defs({"g/ok.py": "print('ok')\n", "g/ok.yaml": "target: subprocess\n", "g/bad.yaml": "target: [\n"})
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        loaded = NopeProject.load(defs_path)
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
+    assert [target.manifest.name for target in loaded.targets] == ["ok"]
+    assert [problem.path for problem in loaded.problems] == ["defs/g/bad.yaml"]

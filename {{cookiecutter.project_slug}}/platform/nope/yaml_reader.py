@@ -173,16 +173,15 @@ class _PlainData:
         """The node's value, and how many values it expands to."""
         if id(node) in self.built:
             return self.built[id(node)]
-        line, column = node.start_mark.line + 1, node.start_mark.column + 1
         if node.tag not in _PLAIN_TAGS:
-            raise self.fail(line, column, f"uses the YAML tag `{_short_tag(node.tag)}`; manifests hold plain data only")
+            raise self._fail_at(node, f"uses the YAML tag `{_short_tag(node.tag)}`; manifests hold plain data only")
         if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
             return node.value, 1
         if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_VALUES:
             try:
                 return _SCALAR_VALUES[node.tag](_SAFE_CONSTRUCTOR, node), 1
             except (ValueError, KeyError, AttributeError):  # an explicit tag on a value it does not fit
-                raise self.fail(line, column, f"`{node.value}` is not a valid `{_short_tag(node.tag)}`") from None
+                raise self._fail_at(node, f"`{node.value}` is not a valid `{_short_tag(node.tag)}`") from None
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
             items: list[object] = []
             self.built[id(node)] = (items, 0)  # a node reached again inside itself adds nothing more
@@ -201,7 +200,7 @@ class _PlainData:
         mapping: dict[object, object] = {}
         self.built[id(node)] = (mapping, 0)
         size = 1
-        first_lines: dict[str, int] = {}
+        first_keys: dict[str, yaml.Node] = {}
         merges = False
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:  # `<<: *defaults`: its keys come first, the mapping's own win
@@ -209,14 +208,10 @@ class _PlainData:
                 size += 1 + self.build(value_node)[1]
                 continue
             if isinstance(key_node, yaml.ScalarNode):
-                key_line = key_node.start_mark.line + 1
-                if key_node.value in first_lines:
-                    raise self.fail(
-                        key_line,
-                        key_node.start_mark.column + 1,
-                        f"has the key `{key_node.value}` twice (first on line {first_lines[key_node.value]}); keep one",
-                    )
-                first_lines[key_node.value] = key_line
+                if key_node.value in first_keys:
+                    first_line = first_keys[key_node.value].start_mark.line + 1
+                    raise self._fail_at(key_node, f"has the key `{key_node.value}` twice (first on line {first_line}); keep one")
+                first_keys[key_node.value] = key_node
             key, key_size = self.build(key_node)
             value, value_size = self.build(value_node)
             size += key_size + value_size
@@ -234,13 +229,13 @@ class _PlainData:
             raise ConstructorError("while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark)
         mapping[key] = value
 
+    def _fail_at(self, node: yaml.Node, message: str) -> YamlProblem:
+        """The problem at `node`; its line is worked out here, as only a problem needs it."""
+        return self.fail(node.start_mark.line + 1, node.start_mark.column + 1, message)
+
     def _done(self, node: yaml.Node, value: object, size: int) -> tuple[object, int]:
         if size > MAX_EXPANDED_VALUES:
-            raise self.fail(
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
-                f"expands to more than {MAX_EXPANDED_VALUES:,} values through YAML anchors and aliases",
-            )
+            raise self._fail_at(node, f"expands to more than {MAX_EXPANDED_VALUES:,} values through YAML anchors and aliases")
         self.built[id(node)] = (value, size)
         return value, size
 
