@@ -86,8 +86,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while manifests are read.
 
     What is read is kept (as definitions, or until `nope check` ends), so the collector
-    would walk those objects again and again and free nothing: ~15% of checking 10,000
-    manifests (benchmarks/README.md). Reference counting still frees everything else.
+    would walk those objects again and again and free nothing (about 5% of checking 10,000
+    manifests, measured in alternating runs). Reference counting still frees everything else.
     """
     enabled = gc.isenabled()
     gc.disable()
