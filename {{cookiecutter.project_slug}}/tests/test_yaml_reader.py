@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nope.yaml_reader import read_yaml
+from nope.yaml_reader import MAX_NESTING, YamlProblem, read_yaml
 
 PLAIN_FILES = {
     "a manifest": "target: subprocess\nowners: [team:a, team:b]\ndeps:\n  - g/x\n",
@@ -58,3 +58,29 @@ def test_an_alias_keeps_sharing_one_value(tmp_path: Path):
     path.write_text("shared: &s [1]\ncopy: *s\n", encoding="utf-8")
     data = read_yaml(path, "a.yaml")[0]
     assert data["copy"] is data["shared"]  # type: ignore[index]
+
+
+class _ParserWithANestingLimitOfTen(yaml.SafeLoader):
+    """Stands in for a libyaml build whose scanner stops at a nesting limit of its own."""
+
+    def fetch_flow_collection_start(self, TokenClass):  # noqa: N803 - PyYAML's own parameter name
+        if self.flow_level >= 10:
+            raise yaml.scanner.ScannerError(None, None, "exceeded maximum nesting depth", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+
+@pytest.mark.parametrize("levels", [12, 65, 2_000])
+def test_deep_nesting_gets_our_limit_and_words_whatever_parser_build_is_installed(
+    levels: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("nope.yaml_reader._Loader", _ParserWithANestingLimitOfTen)
+    path = tmp_path / "a.yaml"
+    path.write_text("target: subprocess\nmetadata:\n  x: " + "[" * levels + "]" * levels + "\n", encoding="utf-8")
+    with pytest.raises(YamlProblem) as raised:
+        read_yaml(path, "defs/g/a.yaml")
+    problem = raised.value.problem
+    if levels > MAX_NESTING:
+        assert (problem.path, problem.line) == ("defs/g/a.yaml", 3)
+        assert problem.message == f"nests lists and mappings more than {MAX_NESTING} levels deep"
+    else:  # within our limit: the parser's own complaint is what the practitioner sees
+        assert "exceeded maximum nesting depth" in problem.message

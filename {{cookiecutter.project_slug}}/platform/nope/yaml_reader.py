@@ -11,6 +11,7 @@ line is made only when a problem needs it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -141,11 +142,24 @@ def _refuse_deep_nesting(text: str, fail: Fail) -> None:
 
     Each level of nesting starts on a new line or at one of `- [ { ? :`, so a file with fewer
     of those than the limit cannot be too deep and skips the extra parse (most manifests).
+    libyaml has a nesting limit of its own in some builds, hit while its scanner reads ahead
+    (PyYAML 6.0.4's stops near 1,000 levels); when the fast parser fails for any reason, PyYAML's
+    pure-Python parser, which has no such limit, measures again, so a too-deep file gets this
+    limit and this message whatever libyaml build is installed.
     """
     if text.count("\n") + sum(text.count(mark) for mark in "-[{?:") <= MAX_NESTING:
         return
+    try:
+        _count_nesting(text, _Loader, fail)
+    except yaml.YAMLError:
+        with contextlib.suppress(yaml.YAMLError):  # a mistake before the limit: the fast parser's words
+            _count_nesting(text, yaml.SafeLoader, fail)
+        raise
+
+
+def _count_nesting(text: str, loader: type, fail: Fail) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_NESTING:
