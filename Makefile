@@ -1,29 +1,70 @@
 # The template's two quick-start commands: `make demo` and `make test`.
+# Any Python 3.11 or newer: `make test PYTHON=python3.12`.
 PYTHON ?= python3
+# Cookiecutter and uv, all `make demo` needs (requirements/bake.lock).
+TOOLS := .tools
+# The test environment (requirements/test.lock), built by uv.
 VENV := .venv
 BIN := $(VENV)/bin
 BUILD := build
 SLUG := acme-data-platform
+UV := $(TOOLS)/bin/uv
 
-.PHONY: demo bake test chromium screenshots
+.PHONY: demo bake test test-latest benchmarks lock lock-upgrade chromium screenshots python-version
 
-$(BIN)/cookiecutter: requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+## Stop with one clear line when the Python is too old, before anything is installed.
+python-version:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		found=$$($(PYTHON) --version 2>/dev/null); \
+		echo "error: this template needs Python 3.11 or newer, and '$(PYTHON)' is $${found:-not installed}." >&2; \
+		echo "Run make with a newer one, e.g. 'make $(MAKECMDGOALS) PYTHON=python3.12'." >&2; exit 1; }
+
+$(TOOLS)/bin/cookiecutter: requirements/bake.lock | python-version
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/bake.lock
+	touch $@
+
+$(BIN)/pytest: requirements/test.lock | $(TOOLS)/bin/cookiecutter
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python requirements/test.lock
 	touch $@
 
 ## Bake the template with its default answers into build/acme-data-platform.
-bake: $(BIN)/cookiecutter
-	$(BIN)/cookiecutter --no-input --overwrite-if-exists --output-dir $(BUILD) .
+bake: $(TOOLS)/bin/cookiecutter
+	$(TOOLS)/bin/cookiecutter --no-input --overwrite-if-exists --output-dir $(BUILD) .
 
-## Bake, install, materialize the example assets, and serve `dagster dev` on http://127.0.0.1:3000.
+## Bake, install the baked repo from its lock, materialize the example assets, and serve
+## `dagster dev` on http://127.0.0.1:3000.
 demo: bake
-	$(MAKE) -C $(BUILD)/$(SLUG) dev VENV=$(abspath $(VENV))
+	$(MAKE) -C $(BUILD)/$(SLUG) dev PYTHON=$(PYTHON) UV=$(abspath $(UV))
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
-test: $(BIN)/cookiecutter chromium
+test: $(BIN)/pytest chromium
 	$(BIN)/python -m pytest tests
+
+## The upstream canary (not part of CI): the newest versions the ranges in requirements/test.in
+## allow, in a throwaway environment, then every test. Run it before `make lock-upgrade`, and on
+## a schedule, to see a breaking upstream release before users do.
+test-latest: $(TOOLS)/bin/cookiecutter chromium
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BUILD)/latest-venv
+	$(UV) pip install --quiet --upgrade --python $(BUILD)/latest-venv/bin/python -r requirements/test.in
+	$(UV) pip freeze --python $(BUILD)/latest-venv/bin/python > $(BUILD)/latest-versions.txt
+	$(BUILD)/latest-venv/bin/python -m pytest tests
+
+## Loads, checks and runs against Dagster Components and the floor (not part of `make test`);
+## `make benchmarks ARGS=--quick` for N=1,000 only. See benchmarks/README.md.
+benchmarks: $(TOOLS)/bin/cookiecutter
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BUILD)/bench-venv
+	$(UV) pip sync --quiet --require-hashes --python $(BUILD)/bench-venv/bin/python requirements/benchmarks.lock
+	$(BUILD)/bench-venv/bin/python benchmarks/run.py $(ARGS)
+
+## Re-lock after changing requirements/*.in or the baked pyproject.toml, keeping other pins.
+lock: $(TOOLS)/bin/cookiecutter
+	$(TOOLS)/bin/python requirements/lock.py
+
+## Move every lock to the newest versions its inputs allow; then `make test` and commit.
+lock-upgrade: $(TOOLS)/bin/cookiecutter
+	$(TOOLS)/bin/python requirements/lock.py --upgrade
 
 ## Debian's chromium, for the browser test: installed when missing and make runs as root (CI).
 ## Elsewhere the browser test fails and says how to install it (or to set NOPE_CHROMIUM).
@@ -32,6 +73,6 @@ chromium:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## Refresh the README's screenshots of the Dagster UI from the browser test.
-screenshots: $(BIN)/cookiecutter chromium
+screenshots: $(BIN)/pytest chromium
 	$(BIN)/python -m pytest -m browser tests
 	cp build/screenshots/asset-graph.png build/screenshots/asset-page.png docs/

@@ -120,7 +120,7 @@ def nope_check_command(repo: Path) -> tuple[list[str], Path, dict]:
 def dg_command() -> list[str]:
     dg = Path(sys.executable).parent / "dg"
     if not dg.exists():
-        raise SystemExit("`dg` not found next to this Python: pip install dagster-dg-cli (see benchmarks/README.md)")
+        raise SystemExit("`dg` not found next to this Python: run the benchmark with `make benchmarks` (see benchmarks/README.md)")
     return [str(dg), "check", "yaml"]
 
 

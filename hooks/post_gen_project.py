@@ -4,10 +4,14 @@ Removes the optional targets (their loader module, tests and part of `nope.schem
 and the example `defs/` groups (and the tests that exercise them) that were not asked for, and stray
 bytecode caches copied from the template. Dependencies and README sections of optional
 targets are rendered conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
+Installs the `uv.lock` made for the answers that add dependencies (`make lock` in the template
+keeps one per combination in `.locks/`), so baking needs no network.
 """
 
 import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
@@ -35,6 +39,39 @@ def drop_from_schema(target: str) -> None:
     path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+# The answers that add dependencies, by the feature names `requirements/lock.py` locks for.
+LOCK_FEATURES = {
+    "postgres": ANSWERS["dagster_storage"] == "postgres",
+    "uv": ANSWERS["__include_uv"] == "yes",
+}
+LOCK_PLACEHOLDER = "nope-project-placeholder"
+
+
+def install_lock() -> None:
+    """Put the lock for these answers at `uv.lock`, naming its project after this repository.
+
+    uv writes the project among the locked packages in name order, so it is moved to its place:
+    the file is then exactly what `uv lock` would write here.
+    """
+    locks = ROOT / ".locks"
+    key = "+".join(sorted(feature for feature, chosen in LOCK_FEATURES.items() if chosen)) or "base"
+    source = locks / f"{key}.uv.lock"
+    if not source.is_file():
+        print(f"note: this template has no lock for {key}; run `make lock` in the new repository (it needs network).", file=sys.stderr)
+    else:
+        name = re.sub(r"[-_.]+", "-", ANSWERS["project_slug"]).lower()  # how uv spells project names
+        head, *packages = source.read_text(encoding="utf-8").split("\n[[package]]\n")
+        packages = [
+            f'name = "{name}"' + package.removeprefix(f'name = "{LOCK_PLACEHOLDER}"')
+            if package.startswith(f'name = "{LOCK_PLACEHOLDER}"\n')
+            else package
+            for package in packages
+        ]
+        packages.sort(key=lambda package: re.match(r'name = "([^"]+)"', package).group(1))
+        (ROOT / "uv.lock").write_text("\n[[package]]\n".join([head, *packages]), encoding="utf-8")
+    shutil.rmtree(locks, ignore_errors=True)
+
+
 def remove(relative: str) -> None:
     path = ROOT / relative
     if path.is_dir():
@@ -54,5 +91,6 @@ if __name__ == "__main__":
             remove(relative)
         (ROOT / "defs").mkdir(exist_ok=True)
         (ROOT / "defs" / ".gitkeep").touch()
+    install_lock()
     for cache in sorted(ROOT.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)

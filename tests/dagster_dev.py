@@ -47,9 +47,10 @@ def baked_env(repo: Path, **extra: str) -> dict[str, str]:
 def mark_installed(repo: Path) -> None:
     """Make `make install` a no-op: the pinned set is in the test environment already.
 
-    The Makefile installs when `pyproject.toml` is newer than `$(VENV)/bin/dagster`.
+    The Makefile installs when `pyproject.toml` or `uv.lock` is newer than `$(VENV)/bin/dagster`.
     """
-    os.utime(repo / "pyproject.toml", (0, 0))
+    for name in ("pyproject.toml", "uv.lock"):
+        os.utime(repo / name, (0, 0))
 
 
 class DagsterDev:
@@ -71,7 +72,7 @@ class DagsterDev:
         """`make dev`, as the README says, on a free loopback port."""
         port = free_port()
         mark_installed(repo)
-        command = ["make", "dev", f"VENV={ENV_BIN.parent}", f"PORT={port}"]
+        command = ["make", "dev", f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}", f"PORT={port}"]
         return cls(repo, port, command, baked_env(repo, **env), log)
 
     @classmethod

@@ -127,7 +127,7 @@ def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Pat
     baked = {dep.split("==")[0]: dep for dep in pyproject["project"]["dependencies"] if "==" in dep}
     template = {
         line.split("==")[0]: line.strip()
-        for line in (TEMPLATE / "requirements.txt").read_text().splitlines()
+        for line in (TEMPLATE / "requirements/test.in").read_text().splitlines()
         if "==" in line and line.startswith("dagster") and not line.startswith("dagster-postgres")
     }  # dagster-postgres is pinned only in repos that chose it (tests/test_postgres.py)
     assert baked == template

@@ -59,7 +59,7 @@ def test_postgres_answer_ships_settings_read_from_the_environment(tmp_path: Path
     }
     pins = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
     template_pin = next(
-        line for line in (TEMPLATE / "requirements.txt").read_text().splitlines() if line.startswith("dagster-postgres==")
+        line for line in (TEMPLATE / "requirements/test.in").read_text().splitlines() if line.startswith("dagster-postgres==")
     )
     assert template_pin in pins
     readme = (repo / "README.md").read_text()
@@ -72,7 +72,7 @@ def test_materializing_the_examples_writes_runs_events_and_materializations_to_p
     repo = bake(tmp_path, dagster_storage="postgres")
     mark_installed(repo)
     result = subprocess.run(
-        ["make", "materialize", f"VENV={ENV_BIN.parent}"],
+        ["make", "materialize", f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}"],
         cwd=repo,
         env=baked_env(repo, **cluster.env()),
         capture_output=True,
