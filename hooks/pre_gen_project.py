@@ -12,33 +12,70 @@ import sys
 
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
 
-NAMES_TAKEN = {"nope", "dagster", "dagster_pipes", "platform", "tests", "defs", "test"}
+NAMES_TAKEN = {"nope", "platform", "tests", "defs", "test"}
+# Top-level modules of the packages a baked repository installs (its uv.lock): a platform package
+# of the same name would shadow one of them. tests/test_hooks.py fails when a lock brings a new one.
+DEPENDENCY_MODULES = frozenset({
+    "_pytest", "_yaml", "alembic", "annotated_types", "antlr4", "anyio", "attr", "attrs",
+    "backoff", "certifi", "charset_normalizer", "click", "coloredlogs", "dagster",
+    "dagster_graphql", "dagster_pipes", "dagster_postgres", "dagster_shared",
+    "dagster_webserver", "dateutil", "docstring_parser", "dotenv", "filelock", "fsspec",
+    "google", "gql", "graphene", "graphql", "graphql_relay", "grpc", "grpc_health", "h11",
+    "httptools", "humanfriendly", "idna", "iniconfig", "jinja2", "jsonschema",
+    "jsonschema_specifications", "mako", "markdown_it", "markupsafe", "mdurl", "multidict",
+    "packaging", "pathlib_abc", "platformdirs", "pluggy", "propcache", "psycopg2", "py",
+    "pydantic", "pydantic_core", "pygments", "pytest", "pytz", "referencing", "requests",
+    "requests_toolbelt", "rich", "rpds", "six", "sqlalchemy", "starlette", "structlog",
+    "tabulate", "tomli", "tomlkit", "toposort", "tqdm", "typing_extensions",
+    "typing_inspection", "tzdata", "upath", "urllib3", "uv", "uvicorn", "uvloop", "watchdog",
+    "watchfiles", "websockets", "yaml", "yarl",
+})
 OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]+)?(/[A-Za-z0-9._~\-]+)+/?$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")
-SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+SLUG = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?$")
 EXTRA_TARGETS = ("uv", "modal")  # `subprocess` always ships
 STORAGES = ("sqlite", "postgres")  # the Dagster instance storage the generated repo is set up for
 
 
+# Longer answers make paths and names no file system or reader copes with.
+MAX_LENGTH = {"company_name": 100, "project_name": 200, "project_slug": 100, "platform_package": 100}
+
+
+def shown(value: str) -> str:
+    """The answer as it is quoted in a problem: never a 5,000-character line."""
+    return value if len(value) <= 60 else f"{value[:57]}..."
+
+
 def problems(answers: dict) -> list[str]:
     found = []
+    for answer, value in answers.items():
+        if not answer.startswith("_") and isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            found.append(f"{answer}: must be one line of text; it holds a line break or another control character")
+    for answer, limit in MAX_LENGTH.items():
+        if len(answers[answer]) > limit:
+            found.append(f"{answer}: `{shown(answers[answer])}` is {len(answers[answer]):,} characters long; at most {limit}")
     if not answers["project_name"].strip():
         found.append("project_name: must not be empty")
     if not SLUG.match(answers["project_slug"]):
         found.append(
-            f"project_slug: `{answers['project_slug']}` must start with a letter or digit and use only "
-            "letters, digits, `.`, `_` and `-`"
+            f"project_slug: `{shown(answers['project_slug'])}` must start and end with a letter or digit "
+            "and use only letters, digits, `.`, `_` and `-`"
         )
     package = answers["platform_package"]
     if not package.isidentifier() or not package.isascii() or keyword.iskeyword(package):
         found.append(
-            f"platform_package: `{package}` is not a valid Python package name "
+            f"platform_package: `{shown(package)}` is not a valid Python package name "
             "(letters, digits and underscores, not starting with a digit), e.g. `acme_platform`"
         )
     elif package in NAMES_TAKEN or package in sys.stdlib_module_names:
         found.append(f"platform_package: `{package}` is already taken by Python or the platform; e.g. `{package}_platform`")
+    elif package in DEPENDENCY_MODULES:
+        found.append(
+            f"platform_package: `{package}` would shadow the `{package}` module of a package this repository "
+            f"installs; e.g. `{package}_platform`"
+        )
     owners = [owner.strip() for owner in answers["default_owners"].split(",") if owner.strip()]
     if not owners:
         found.append("default_owners: give at least one owner (an email address or `team:<name>`)")

@@ -101,8 +101,13 @@ def test_without_examples_the_repo_has_an_empty_defs_folder_and_no_example_tests
         ({"platform_package": "json"}, "platform_package: `json` is already taken"),
         ({"default_owners": "bob"}, "default_owners: `bob` is neither an email address nor `team:<name>`"),
         ({"default_kind_tag": "has spaces"}, "default_kind_tag: `has spaces` must be 1 to 63"),
-        ({"project_slug": "-bad slug"}, "project_slug: `-bad slug` must start with a letter or digit"),
+        ({"project_slug": "-bad slug"}, "project_slug: `-bad slug` must start and end with a letter or digit"),
         ({"repository_url": "git@github.com:acme/x.git"}, "repository_url: `git@github.com:acme/x.git` must be an https://"),
+        ({"company_name": "Acme\nInc"}, "company_name: must be one line of text"),
+        ({"project_name": "Data\rPlatform"}, "project_name: must be one line of text"),
+        ({"platform_package": "yaml"}, "platform_package: `yaml` would shadow the `yaml` module of a package this repository installs"),
+        ({"platform_package": "sqlalchemy"}, "platform_package: `sqlalchemy` would shadow"),
+        ({"company_name": "A" * 5000}, "company_name: `" + "A" * 57 + "...` is 5,000 characters long; at most 100"),
     ],
 )
 def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, answers: dict, message: str):
@@ -111,7 +116,7 @@ def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, a
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0
     assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr  # Cookiecutter's own log of the refusal included
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,4 +1,5 @@
-"""Nothing lost under faults: overlapping concurrent runs, and a webserver killed mid-run.
+"""Nothing lost under faults: overlapping concurrent runs, a webserver killed mid-run, and many
+first runs at once on a new instance.
 
 A `faults` group is added to a baked repo: its script holds its run open until the test lets
 it go, so "at the same time" and "mid-run" are facts the test waits for, not timings.
@@ -8,11 +9,14 @@ Run alone with `pytest -m faults`.
 from __future__ import annotations
 
 import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import bake
-from dagster_dev import DagsterDev, group_alive, wait_until
+from dagster_dev import ENV_BIN, DagsterDev, baked_env, group_alive, mark_installed, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -146,3 +150,35 @@ def test_a_run_whose_server_was_killed_hard_is_marked_failed_by_run_monitoring_a
     finally:
         restarted.stop()
     assert not group_alive(restarted.pgid)
+
+
+CONCURRENT_FIRST_RUNS = 12
+
+
+def test_many_runs_at_once_on_a_new_sqlite_instance_all_succeed_and_leave_it_intact(tmp_path: Path):
+    """`make instance` (which `make materialize` and `make dev` run first) creates the storage
+    once, so runs started together on a fresh home do not race to create it."""
+    repo = bake(tmp_path / "bake")
+    mark_installed(repo)
+    env = baked_env(repo)
+    made = subprocess.run(["make", "instance", f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}"], cwd=repo, env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    home = repo / ".dagster_home"
+    env["DAGSTER_HOME"] = str(home)
+    command = [str(ENV_BIN / "dagster"), "asset", "materialize", "--select", "group_a/asset_one", "-f", "definitions.py"]
+    runs = [
+        subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(CONCURRENT_FIRST_RUNS)
+    ]
+    failures = [run.communicate(timeout=600)[1][-2000:] for run in runs if run.wait(timeout=600) != 0]
+    assert failures == []
+    for database in ("history/runs.db", "history/runs/index.db", "schedules/schedules.db"):
+        with sqlite3.connect(home / database) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",), database
+    count = subprocess.run(
+        [sys.executable, "-c", "import dagster as dg; print(dg.DagsterInstance.get().get_runs_count())"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert count.stdout.strip() == str(CONCURRENT_FIRST_RUNS), count.stderr[-2000:]

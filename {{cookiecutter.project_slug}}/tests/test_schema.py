@@ -152,7 +152,7 @@ def test_ci_and_pre_commit_run_nope_check():
     workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/checks.yml").read_text())
     assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as true
     steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
-    assert "python -m nope check" in steps
+    assert ".venv/bin/python -m nope check" in steps  # in the lock's `check` group only
     assert "make test PYTHON=python" in steps
     assert "${{ '{{' }} github.workflow {{ '}}' }}" in workflow["concurrency"]["group"]
     hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
