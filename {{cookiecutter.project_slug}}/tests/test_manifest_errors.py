@@ -179,7 +179,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
     ),
     "script that is a folder": (
         {"g/code/x.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: code\n"},
-        [("defs/g/a.yaml", 2, 1, "script `code` is not a file")],
+        [("defs/g/a.yaml", 2, 1, "script `code` is a folder, not a regular file")],
     ),
     "owner that is neither email nor team": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners:\n  - team:x\n  - bob\n"},
@@ -279,6 +279,14 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: a\x07b\n"},
         [("defs/g/a.yaml", 2, 15, "invisible character U+0007")],
     ),
+    "a manifest over the 1 MB limit": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n" + "# padding\n" * 100_001},
+        [("defs/g/a.yaml", 0, 0, "is 1,000,029 bytes, over the 1 MB limit; keep data out of defs/")],
+    ),
+    "a _group.yaml over the 1 MB limit": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n", "g/_group.yaml": "owners: [team:a]\n" + "#\n" * 500_000},
+        [("defs/g/_group.yaml", 0, 0, "over the 1 MB limit")],
+    ),
     "two documents in one file": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n---\ntarget: subprocess\n"},
         [("defs/g/a.yaml", 2, 1, "expected a single document")],
@@ -341,7 +349,7 @@ def test_a_symlinked_script_leading_out_of_defs_is_refused(tmp_path: Path):
 
 def test_a_manifest_symlink_to_nowhere_is_reported_not_crashed_on(tmp_path: Path):
     defs = write_tree(tmp_path, {"g/a.py": SCRIPT})
-    os.symlink(tmp_path / "gone.yaml", defs / "g" / "a.yaml")
+    os.symlink(defs / "g" / "gone.yaml", defs / "g" / "a.yaml")
     [problem] = Project.load(defs).problems
     assert str(problem) == "defs/g/a.yaml: cannot be read: No such file or directory"
 
