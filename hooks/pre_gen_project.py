@@ -13,7 +13,8 @@ import sys
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
 
 NAMES_TAKEN = {"nope", "dagster", "dagster_pipes", "platform", "tests", "defs", "test"}
-OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
+# A copy of OWNER_PATTERN in platform/nope/models.py (the repository does not exist yet); keep them equal.
+OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,7})$")
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]+)?(/[A-Za-z0-9._~\-]+)+/?$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")

@@ -123,11 +123,28 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
     "duplicate explicit key": (
         {
             "g/a.py": SCRIPT,
-            "g/a.yaml": "target: subprocess\nkey: shared/thing\n",
-            "h/b.py": SCRIPT,
-            "h/b.yaml": "target: subprocess\nkey: shared/thing\n",
+            "g/a.yaml": "target: subprocess\nkey: g/shared/thing\n",
+            "g/b.py": SCRIPT,
+            "g/b.yaml": "target: subprocess\nkey: g/shared/thing\n",
         },
-        [("defs/h/b.yaml", 1, 1, "asset `shared/thing` is already defined in defs/g/a.yaml")],
+        [("defs/g/b.yaml", 1, 1, "asset `g/shared/thing` is already defined in defs/g/a.yaml")],
+    ),
+    "a key claiming another group's asset": (
+        {
+            "aaa/a.py": SCRIPT,
+            "aaa/a.yaml": "target: subprocess\nkey: sales/orders\n",
+            "sales/orders.py": SCRIPT,
+            "sales/orders.yaml": "target: subprocess\n",
+        },
+        [("defs/aaa/a.yaml", 2, 1, "`key: sales/orders` must start with this group `aaa/` (e.g. `aaa/a`)")],
+    ),
+    "a key of another group under assets": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  x:\n    key: h/x\n"},
+        [("defs/g/a.yaml", 4, 5, "`key: h/x` must start with this group `g/`")],
+    ),
+    "a group folder named like lenient mode's placeholders": (
+        {"broken_manifests/a.py": SCRIPT, "broken_manifests/a.yaml": "target: subprocess\n"},
+        [("defs/broken_manifests/a.yaml", 0, 0, "the group name `broken_manifests` is reserved for lenient mode's placeholders")],
     ),
     "the same key twice in one file": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners: [team:a]\nowners: [team:b]\n"},

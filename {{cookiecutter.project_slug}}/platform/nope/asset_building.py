@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from nope.models import Automation, CronAutomation, Retries
+from nope.models import RESERVED_GROUP, Automation, CronAutomation, Retries
+from nope.target_checks import kinds_and_tags
 
 if TYPE_CHECKING:
     from nope.manifests import NopeAssetManifest
     from nope.problems import Problem
     from nope.targets import NopeInvocationTarget
-
-KIND_TAG = "kind"
-
 
 @dataclass(frozen=True)
 class Publications:
@@ -118,10 +116,7 @@ def _unreported_checks(results: list[Any], context: dg.AssetExecutionContext) ->
 def _asset_spec(
     target: "NopeInvocationTarget", asset: "NopeAssetManifest", publications: Publications
 ) -> dg.AssetSpec:
-    tags = {**target.manifest.tags, **asset.tags}
-    kinds = set(asset.kinds)
-    if KIND_TAG in tags:
-        kinds.add(tags.pop(KIND_TAG))
+    kinds, tags = kinds_and_tags(target, asset)
     return dg.AssetSpec(
         key=dg.AssetKey(asset.key.split("/")),
         deps=[dg.AssetKey(dep.split("/")) for dep in asset.deps],
@@ -166,7 +161,7 @@ def _results(returned: Any, context: dg.AssetExecutionContext, target: "NopeInvo
     return _in_dependency_order(target, results)
 
 
-BROKEN_GROUP = "broken_manifests"
+BROKEN_GROUP = RESERVED_GROUP
 
 
 def build_broken_manifest_assets(

@@ -23,6 +23,7 @@ from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
 from nope.problems import Problem, did_you_mean
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
+from nope.target_checks import check_target
 from nope.targets import NopeInvocationTarget
 from nope.validation_messages import describe
 from nope.yaml_reader import YamlDocument, YamlProblem, read_yaml
@@ -45,13 +46,17 @@ class _ManifestProblems(Exception):
         self.problems = problems
 
 
-def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
-    """Read every manifest below `defs_path` and check the graph they form together."""
+def load_defs(defs_path: Path, target_map: TargetMap, *, allow_keys_outside_group: bool = False) -> LoadedDefs:
+    """Read every manifest below `defs_path` and check the graph they form together.
+
+    `allow_keys_outside_group`: whether a `key:` may name an asset of another group (see
+    `NopeProject.allow_keys_outside_group`).
+    """
     defs_path = Path(defs_path).absolute()
     if not defs_path.is_dir():
         problem = Problem(defs_path.name or str(defs_path), 0, 0, "the defs folder does not exist")
         return LoadedDefs([], [problem], {defs_path: [problem]})
-    reader = _ManifestReader(defs_path, target_map)
+    reader = _ManifestReader(defs_path, target_map, allow_keys_outside_group=allow_keys_outside_group)
     targets: list[NopeInvocationTarget] = []
     broken: dict[Path, list[Problem]] = {}
     found = find_manifests(defs_path)
@@ -110,8 +115,9 @@ class _ManifestReader:
     script, which targets and platform code use.
     """
 
-    def __init__(self, defs_path: Path, target_map: TargetMap):
+    def __init__(self, defs_path: Path, target_map: TargetMap, *, allow_keys_outside_group: bool):
         self.defs_path = defs_path
+        self.allow_keys_outside_group = allow_keys_outside_group
         self.resolved_defs_path = os.path.realpath(defs_path)
         self.repo_root = defs_path.parent
         self.target_map = target_map
@@ -139,6 +145,8 @@ class _ManifestReader:
                 problems.append(
                     Problem(display, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
                 )
+        if group == models.RESERVED_GROUP:
+            problems.append(Problem(display, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
 
         data, document = read_yaml(path, display, real_root=self.resolved_defs_path)
         if data is None:
@@ -192,7 +200,11 @@ class _ManifestReader:
             )
             for name in asset_names
         ]
-        return target_cls(manifest, asset_manifests)
+        target = target_cls(manifest, asset_manifests)
+        problems = check_target(target, allow_keys_outside_group=self.allow_keys_outside_group)
+        if problems:
+            raise _ManifestProblems(problems)
+        return target
 
     def _pick_target(
         self, data: dict, document: YamlDocument, display: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
 from nope.problems import NopeManifestError, Problem, did_you_mean
@@ -25,6 +25,14 @@ _log = logging.getLogger(__name__)
 
 class NopeProject:
     """The platform: which targets exist and which resources they get."""
+
+    allow_keys_outside_group: ClassVar[bool] = False
+    """Whether a manifest's `key:` may name an asset outside its own group folder.
+
+    Off by default: `key: sales/orders` in `defs/marketing/` would claim another team's asset,
+    so it is refused at the claimant's file. Set True on your project class where several
+    folders deliberately share one key namespace (the `broken_manifests/` prefix stays reserved).
+    """
 
     @classmethod
     def invocation_target_map(cls) -> dict[str, type[NopeInvocationTarget]]:
@@ -65,7 +73,9 @@ class NopeProject:
     @classmethod
     def load(cls, defs_path: Path | str) -> LoadedDefs:
         """Read and check `defs/` without building anything (what `nope check` runs)."""
-        return load_defs(Path(defs_path), cls.invocation_target_map())
+        return load_defs(
+            Path(defs_path), cls.invocation_target_map(), allow_keys_outside_group=cls.allow_keys_outside_group
+        )
 
     @classmethod
     def make_definitions(
