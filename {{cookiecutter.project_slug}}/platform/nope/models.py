@@ -85,7 +85,8 @@ def _cron_dagster_reads(cron: str) -> str:
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN), AfterValidator(_not_dagsters_tag)]
 TagValue = Annotated[str, StringConstraints(pattern=TAG_VALUE_PATTERN)]
 CRON_PATTERN = r"^\S+(\s+\S+){4}$"
-POOL_PATTERN = r"^[A-Za-z0-9_.\-]{1,63}$"
+POOL_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+KIND_PATTERN = r"^[A-Za-z0-9_.\-]{1,63}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -170,7 +171,7 @@ class AssetFields(NopeModel):
         # pydantic's schema only describes matching keys; editors should also flag the others.
         json_schema_extra={"propertyNames": {"pattern": TAG_KEY_PATTERN}},
     )
-    kinds: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]] = Field(
+    kinds: list[Annotated[str, StringConstraints(pattern=KIND_PATTERN)]] = Field(
         default_factory=list, description="Kind badges shown in the asset graph, e.g. `python`, `csv`."
     )
     metadata: Annotated[dict[str, Any], AfterValidator(_dagster_metadata_fits)] = Field(

@@ -92,9 +92,7 @@ class NopeProject:
         description lists its problems and whose materialization fails saying so: one
         practitioner's typo cannot take down everyone's assets.
         """
-        import dagster as dg
-
-        from nope.asset_building import Publications, build_broken_manifest_assets
+        from nope.asset_building import Publications, build_each, refused_when_resolved
 
         loaded = cls.load(defs_path)
         all_resources = {**cls.default_resources(), **(resources or {})}
@@ -109,11 +107,33 @@ class NopeProject:
             raise NopeManifestError(problems) from None
         if problems:
             _log.warning("%s", NopeManifestError(problems))
-        assets = [
-            target.build_assets_definition(publications)
-            for target in loaded.targets
-            if target.manifest_path not in broken
-        ]
+
+        # Build: in lenient mode a manifest Dagster refuses anyway (a rule `nope check` does not
+        # know yet) becomes a placeholder too, rather than failing everyone's code location.
+        built, refused = build_each([t for t in loaded.targets if t.manifest_path not in broken], publications, lenient=lenient)
+        defs = cls._definitions(built, broken | refused, defs_path, all_resources)
+        if lenient:
+            refused |= refused_when_resolved(defs, built, loaded.targets)
+            if refused:
+                _log.warning("%s", NopeManifestError(problem for found in refused.values() for problem in found))
+                built = {path: asset for path, asset in built.items() if path not in refused}
+                defs = cls._definitions(built, broken | refused, defs_path, all_resources)
+        return defs
+
+    @classmethod
+    def _definitions(
+        cls,
+        built: Mapping[Path, dg.AssetsDefinition],
+        broken: Mapping[Path, list[Problem]],
+        defs_path: Path | str,
+        resources: Mapping[str, Any],
+    ) -> dg.Definitions:
+        """The built assets (linked to the git host if set), a placeholder per broken manifest, the automation sensor."""
+        import dagster as dg
+
+        from nope.asset_building import build_broken_manifest_assets
+
+        assets = list(built.values())
         automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
         repository = cls.git_repository()
         if repository:
@@ -127,9 +147,9 @@ class NopeProject:
                     ),
                 )
             )
-        assets += build_broken_manifest_assets(broken, Path(defs_path).absolute())
+        assets += build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
         sensors = [_automation_sensor()] if automated else []
-        return dg.Definitions(assets=assets, resources=all_resources, sensors=sensors)
+        return dg.Definitions(assets=assets, resources=resources, sensors=sensors)
 
 
 def _automation_sensor() -> dg.AutomationConditionSensorDefinition:
