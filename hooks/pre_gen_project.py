@@ -30,7 +30,8 @@ DEPENDENCY_MODULES = frozenset({
     "typing_inspection", "tzdata", "upath", "urllib3", "uv", "uvicorn", "uvloop", "watchdog",
     "watchfiles", "websockets", "yaml", "yarl",
 })
-OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
+# A copy of OWNER_PATTERN in platform/nope/models.py (the repository does not exist yet); keep them equal.
+OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,7})$")
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]+)?(/[A-Za-z0-9._~\-]+)+/?$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")

@@ -73,3 +73,44 @@ def test_definitions_py_turns_lenient_on_with_nope_lenient(repo_copy: Path):
     lenient = subprocess.run([sys.executable, "-c", probe], cwd=repo_copy, env=environment, capture_output=True, text=True)
     assert lenient.returncode == 0, lenient.stderr
     assert "'broken_manifests/broken__typo_yaml'" in lenient.stdout
+
+
+class KeysAnywhereProject(Project):
+    allow_keys_outside_group = True
+
+
+def test_lenient_keeps_the_owner_of_a_key_another_group_claims(make_defs):
+    tree = {
+        "aaa/claim.py": GOOD_SCRIPT,
+        "aaa/claim.yaml": "target: subprocess\nkey: sales/orders\n",
+        "sales/orders.py": GOOD_SCRIPT,
+        "sales/orders.yaml": "target: subprocess\n",
+    }
+    defs = Project.make_definitions(defs_path=make_defs(tree), lenient=True)
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert sorted(specs) == ["broken_manifests/aaa__claim_yaml", "sales/orders"]
+    assert specs["sales/orders"].group_name == "sales"
+    assert "`key: sales/orders` must start with this group `aaa/`" in specs["broken_manifests/aaa__claim_yaml"].description
+
+
+def test_a_platform_may_allow_keys_outside_the_group(make_defs):
+    tree = {"g/thing.py": GOOD_SCRIPT, "g/thing.yaml": "target: subprocess\nkey: warehouse/raw/thing\n"}
+    specs = KeysAnywhereProject.make_definitions(defs_path=make_defs(tree)).resolve_all_asset_specs()
+    assert [(spec.key.to_user_string(), spec.group_name) for spec in specs] == [("warehouse/raw/thing", "g")]
+
+
+def test_no_manifest_can_take_a_placeholders_key_even_where_keys_may_leave_the_group(make_defs):
+    tree = {
+        **TREE,  # sales/revenue.yaml is broken: its placeholder is broken_manifests/sales__revenue_yaml
+        "g/squatter.py": GOOD_SCRIPT,
+        "g/squatter.yaml": "target: subprocess\nkey: broken_manifests/sales__revenue_yaml\n",
+    }
+    defs = KeysAnywhereProject.make_definitions(defs_path=make_defs(tree), lenient=True)
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert sorted(specs) == [
+        "broken_manifests/g__squatter_yaml",
+        "broken_manifests/sales__revenue_yaml",
+        "finance/ledger",
+        "sales/orders",
+    ]
+    assert "`key:` cannot start with `broken_manifests/`" in specs["broken_manifests/g__squatter_yaml"].description

@@ -39,10 +39,10 @@ def test_explicit_key_and_manifest_description_come_before_the_source(make_defs)
     defs_path = make_defs(
         {
             "g/thing.py": "print('x')\n",
-            "g/thing.yaml": "target: subprocess\nkey: warehouse/raw/thing\ndescription: The thing.\n",
+            "g/thing.yaml": "target: subprocess\nkey: g/raw/thing\ndescription: The thing.\n",
         }
     )
-    spec = specs_by_key(NopeProject.make_definitions(defs_path=defs_path))["warehouse/raw/thing"]
+    spec = specs_by_key(NopeProject.make_definitions(defs_path=defs_path))["g/raw/thing"]
     assert spec.description.startswith("The thing.\n\n```python\nprint('x')\n```")
     assert spec.group_name == "g"
 

@@ -123,11 +123,28 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
     "duplicate explicit key": (
         {
             "g/a.py": SCRIPT,
-            "g/a.yaml": "target: subprocess\nkey: shared/thing\n",
-            "h/b.py": SCRIPT,
-            "h/b.yaml": "target: subprocess\nkey: shared/thing\n",
+            "g/a.yaml": "target: subprocess\nkey: g/shared/thing\n",
+            "g/b.py": SCRIPT,
+            "g/b.yaml": "target: subprocess\nkey: g/shared/thing\n",
         },
-        [("defs/h/b.yaml", 1, 1, "asset `shared/thing` is already defined in defs/g/a.yaml")],
+        [("defs/g/b.yaml", 1, 1, "asset `g/shared/thing` is already defined in defs/g/a.yaml")],
+    ),
+    "a key claiming another group's asset": (
+        {
+            "aaa/a.py": SCRIPT,
+            "aaa/a.yaml": "target: subprocess\nkey: sales/orders\n",
+            "sales/orders.py": SCRIPT,
+            "sales/orders.yaml": "target: subprocess\n",
+        },
+        [("defs/aaa/a.yaml", 2, 1, "`key: sales/orders` must start with this group `aaa/` (e.g. `aaa/a`)")],
+    ),
+    "a key of another group under assets": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  x:\n    key: h/x\n"},
+        [("defs/g/a.yaml", 4, 5, "`key: h/x` must start with this group `g/`")],
+    ),
+    "a group folder named like lenient mode's placeholders": (
+        {"broken_manifests/a.py": SCRIPT, "broken_manifests/a.yaml": "target: subprocess\n"},
+        [("defs/broken_manifests/a.yaml", 0, 0, "the group name `broken_manifests` is reserved for lenient mode's placeholders")],
     ),
     "the same key twice in one file": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners: [team:a]\nowners: [team:b]\n"},
@@ -179,7 +196,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
     ),
     "script that is a folder": (
         {"g/code/x.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: code\n"},
-        [("defs/g/a.yaml", 2, 1, "script `code` is not a file")],
+        [("defs/g/a.yaml", 2, 1, "script `code` is a folder, not a regular file")],
     ),
     "owner that is neither email nor team": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nowners:\n  - team:x\n  - bob\n"},
@@ -279,6 +296,14 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: a\x07b\n"},
         [("defs/g/a.yaml", 2, 15, "invisible character U+0007")],
     ),
+    "a manifest over the 1 MB limit": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n" + "# padding\n" * 100_001},
+        [("defs/g/a.yaml", 0, 0, "is 1,000,029 bytes, over the 1 MB limit; keep data out of defs/")],
+    ),
+    "a _group.yaml over the 1 MB limit": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n", "g/_group.yaml": "owners: [team:a]\n" + "#\n" * 500_000},
+        [("defs/g/_group.yaml", 0, 0, "over the 1 MB limit")],
+    ),
     "two documents in one file": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\n---\ntarget: subprocess\n"},
         [("defs/g/a.yaml", 2, 1, "expected a single document")],
@@ -341,7 +366,7 @@ def test_a_symlinked_script_leading_out_of_defs_is_refused(tmp_path: Path):
 
 def test_a_manifest_symlink_to_nowhere_is_reported_not_crashed_on(tmp_path: Path):
     defs = write_tree(tmp_path, {"g/a.py": SCRIPT})
-    os.symlink(tmp_path / "gone.yaml", defs / "g" / "a.yaml")
+    os.symlink(defs / "g" / "gone.yaml", defs / "g" / "a.yaml")
     [problem] = Project.load(defs).problems
     assert str(problem) == "defs/g/a.yaml: cannot be read: No such file or directory"
 

@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from nope.models import Automation, CronAutomation, Retries
+from nope.models import RESERVED_GROUP, Automation, CronAutomation, Retries
+from nope.problems import NopeManifestError, Problem
+from nope.target_checks import kinds_and_tags
 
 if TYPE_CHECKING:
     from nope.manifests import NopeAssetManifest
-    from nope.problems import Problem
     from nope.targets import NopeInvocationTarget
-
-KIND_TAG = "kind"
-
 
 @dataclass(frozen=True)
 class Publications:
@@ -74,6 +72,62 @@ def build_assets_definition(target: "NopeInvocationTarget", publications: Public
     )(_invocation)
 
 
+def build_each(
+    targets: "list[NopeInvocationTarget]", publications: Publications, *, lenient: bool
+) -> "tuple[dict[Path, dg.AssetsDefinition], dict[Path, list[Problem]]]":
+    """Each target's multi-asset by manifest path, and (lenient mode) the manifests Dagster refused.
+
+    Strict mode raises, naming the manifest: the error is Dagster's, or a script that changed
+    since it was checked. Lenient mode turns the error into the manifest's problem, so one
+    practitioner's file never fails the code location.
+    """
+    built: dict[Path, dg.AssetsDefinition] = {}
+    refused: dict[Path, list[Problem]] = {}
+    for target in targets:
+        try:
+            built[target.manifest_path] = target.build_assets_definition(publications)
+        except NopeManifestError as error:
+            if not lenient:
+                raise
+            refused[target.manifest_path] = error.problems
+        except Exception as error:
+            if not lenient:
+                error.add_note(f"while building the assets of {target.manifest.relative_path}")
+                raise
+            refused[target.manifest_path] = [_refused_by_dagster(target, error)]
+    return built, refused
+
+
+def refused_when_resolved(
+    defs: dg.Definitions, built: "Mapping[Path, dg.AssetsDefinition]", targets: "Iterable[NopeInvocationTarget]"
+) -> "dict[Path, list[Problem]]":
+    """Manifests whose assets Dagster refuses only when it resolves the asset graph (lenient mode).
+
+    Dagster checks some values there (e.g. `dagster/row_count` metadata), not when building.
+    The graph is resolved once here, as the code server would anyway (Dagster caches it on
+    `defs`); only when that fails is each multi-asset resolved alone to find the culprits.
+    """
+    try:
+        defs.resolve_asset_graph()
+        return {}
+    except Exception as whole_graph_error:
+        refused = {}
+        targets_by_path = {target.manifest_path: target for target in targets}
+        for path, assets_def in built.items():
+            try:
+                dg.Definitions(assets=[assets_def], resources=defs.resources).resolve_asset_graph()
+            except Exception as error:
+                refused[path] = [_refused_by_dagster(targets_by_path[path], error)]
+        if not refused:  # no single manifest is the cause: a platform bug, raised as it is
+            raise whole_graph_error
+        return refused
+
+
+def _refused_by_dagster(target: "NopeInvocationTarget", error: Exception) -> Problem:
+    text = " ".join(str(error).split())  # one line, as every problem is
+    return Problem(target.manifest.relative_path, 0, 0, f"Dagster refused its assets: {type(error).__name__}: {text}")
+
+
 _OP_FUNCTION_SIGNATURE = inspect.Signature([inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
 """The signature of every manifest's op function: `(context)`."""
 
@@ -118,10 +172,7 @@ def _unreported_checks(results: list[Any], context: dg.AssetExecutionContext) ->
 def _asset_spec(
     target: "NopeInvocationTarget", asset: "NopeAssetManifest", publications: Publications
 ) -> dg.AssetSpec:
-    tags = {**target.manifest.tags, **asset.tags}
-    kinds = set(asset.kinds)
-    if KIND_TAG in tags:
-        kinds.add(tags.pop(KIND_TAG))
+    kinds, tags = kinds_and_tags(target, asset)
     return dg.AssetSpec(
         key=dg.AssetKey(asset.key.split("/")),
         deps=[dg.AssetKey(dep.split("/")) for dep in asset.deps],
@@ -166,7 +217,7 @@ def _results(returned: Any, context: dg.AssetExecutionContext, target: "NopeInvo
     return _in_dependency_order(target, results)
 
 
-BROKEN_GROUP = "broken_manifests"
+BROKEN_GROUP = RESERVED_GROUP
 
 
 def build_broken_manifest_assets(

@@ -3,13 +3,23 @@
 Sorted walking makes the graph, op order and error order the same on every machine.
 Names starting with `_` or `.` are never manifests: they are kept for group settings,
 caches (`__pycache__`) and editor or VCS folders.
+
+A symlinked folder follows the rule every file under `defs/` follows (`safe_files`): it is
+walked when it resolves inside `defs/`, and reported otherwise, never skipped silently.
+Symlinked folders are walked after every real folder, and each real folder at most once, so
+a link can neither loop nor multiply the tree, and a link to a folder that is read anyway is
+the one reported.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from pathlib import Path
 from typing import NamedTuple
+
+from nope.problems import Problem
+from nope.safe_files import is_inside, outside_reason
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -25,21 +35,65 @@ class ManifestFile(NamedTuple):
     below_defs: tuple[str, ...]
 
 
+class FoundManifests(NamedTuple):
+    """The manifests of a tree, and the folders that could not be walked (folder -> problems)."""
+
+    manifests: list[ManifestFile]
+    broken_folders: dict[Path, list[Problem]]
+
+
 def is_ignored(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
-def find_manifests(defs_path: Path) -> list[ManifestFile]:
+def find_manifests(defs_path: Path) -> FoundManifests:
     """Every manifest file below `defs_path`, sorted; top-level files are included (and rejected later)."""
+    real_root = os.path.realpath(defs_path)
+    walked: set[str] = set()
     found: list[ManifestFile] = []
-    for folder, subfolders, files in os.walk(defs_path):
-        subfolders[:] = sorted(name for name in subfolders if not is_ignored(name))
-        folder_path = Path(folder)
-        below = folder_path.relative_to(defs_path).parts
-        found += [
-            ManifestFile(folder_path / name, (*below, name))
-            for name in sorted(files)
+    broken: dict[Path, list[Problem]] = {}
+    # (names below defs/, path, real path); a linked folder's real path is worked out when its turn comes.
+    folders: deque[tuple[tuple[str, ...], str, str]] = deque([((), str(defs_path), real_root)])
+    linked_folders: deque[tuple[tuple[str, ...], str]] = deque()
+
+    def report(below: tuple[str, ...], message: str) -> None:
+        broken[defs_path.joinpath(*below)] = [Problem("/".join((defs_path.name, *below)), 0, 0, message)]
+
+    while folders or linked_folders:
+        if folders:
+            below, folder, real_folder = folders.popleft()
+        else:
+            below, folder = linked_folders.popleft()
+            real_folder = os.path.realpath(folder)
+            if not is_inside(real_folder, real_root):
+                report(below, outside_reason(real_folder))
+                continue
+        if real_folder in walked:
+            relative = os.path.relpath(real_folder, real_root).replace(os.sep, "/")
+            shown = defs_path.name if relative == "." else f"{defs_path.name}/{relative}"
+            report(below, f"leads to {shown}/, which is read already; remove the link")
+            continue
+        walked.add(real_folder)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            report(below, f"cannot be read: {error.strerror or error}")
+            continue
+        for entry in entries:
+            if is_ignored(entry.name):
+                continue
+            if entry.is_symlink() and entry.is_dir():
+                linked_folders.append(((*below, entry.name), entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(((*below, entry.name), entry.path, os.path.join(real_folder, entry.name)))
             # Case-insensitive, so `orders.YAML` is found and reported rather than silently skipped.
-            if name.lower().endswith(MANIFEST_SUFFIXES) and not is_ignored(name)
-        ]
-    return found
+            elif entry.name.lower().endswith(MANIFEST_SUFFIXES):
+                found.append(ManifestFile(Path(entry.path), (*below, entry.name)))
+    found.sort(key=_walk_order)
+    return FoundManifests(found, broken)
+
+
+def _walk_order(manifest: ManifestFile) -> tuple[tuple[int, str], ...]:
+    """A folder's own files first, then its subfolders, each by name (what a sorted walk yields)."""
+    *folders, name = manifest.below_defs
+    return (*((1, folder) for folder in folders), (0, name))

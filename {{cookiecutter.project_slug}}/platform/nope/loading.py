@@ -22,6 +22,8 @@ from nope import models
 from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
 from nope.problems import Problem, did_you_mean
+from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
+from nope.target_checks import check_target
 from nope.targets import NopeInvocationTarget
 from nope.validation_messages import describe
 from nope.yaml_reader import YamlDocument, YamlProblem, read_yaml
@@ -44,17 +46,23 @@ class _ManifestProblems(Exception):
         self.problems = problems
 
 
-def load_defs(defs_path: Path, target_map: TargetMap) -> LoadedDefs:
-    """Read every manifest below `defs_path` and check the graph they form together."""
+def load_defs(defs_path: Path, target_map: TargetMap, *, allow_keys_outside_group: bool = False) -> LoadedDefs:
+    """Read every manifest below `defs_path` and check the graph they form together.
+
+    `allow_keys_outside_group`: whether a `key:` may name an asset of another group (see
+    `NopeProject.allow_keys_outside_group`).
+    """
     defs_path = Path(defs_path).absolute()
     if not defs_path.is_dir():
         problem = Problem(defs_path.name or str(defs_path), 0, 0, "the defs folder does not exist")
         return LoadedDefs([], [problem], {defs_path: [problem]})
-    reader = _ManifestReader(defs_path, target_map)
+    reader = _ManifestReader(defs_path, target_map, allow_keys_outside_group=allow_keys_outside_group)
     targets: list[NopeInvocationTarget] = []
     broken: dict[Path, list[Problem]] = {}
+    found = find_manifests(defs_path)
+    broken.update(found.broken_folders)
     with _cyclic_gc_paused():
-        for manifest_file in find_manifests(defs_path):
+        for manifest_file in found.manifests:
             try:
                 targets.append(reader.read(manifest_file))
             except _ManifestProblems as failure:
@@ -107,8 +115,9 @@ class _ManifestReader:
     script, which targets and platform code use.
     """
 
-    def __init__(self, defs_path: Path, target_map: TargetMap):
+    def __init__(self, defs_path: Path, target_map: TargetMap, *, allow_keys_outside_group: bool):
         self.defs_path = defs_path
+        self.allow_keys_outside_group = allow_keys_outside_group
         self.resolved_defs_path = os.path.realpath(defs_path)
         self.repo_root = defs_path.parent
         self.target_map = target_map
@@ -136,8 +145,10 @@ class _ManifestReader:
                 problems.append(
                     Problem(display, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
                 )
+        if group == models.RESERVED_GROUP:
+            problems.append(Problem(display, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
 
-        data, document = read_yaml(path, display)
+        data, document = read_yaml(path, display, real_root=self.resolved_defs_path)
         if data is None:
             raise _ManifestProblems(
                 [*problems, Problem(display, 1, 1, "is empty; a manifest needs at least `target: subprocess`")]
@@ -189,7 +200,11 @@ class _ManifestReader:
             )
             for name in asset_names
         ]
-        return target_cls(manifest, asset_manifests)
+        target = target_cls(manifest, asset_manifests)
+        problems = check_target(target, allow_keys_outside_group=self.allow_keys_outside_group)
+        if problems:
+            raise _ManifestProblems(problems)
+        return target
 
     def _pick_target(
         self, data: dict, document: YamlDocument, display: str
@@ -246,9 +261,8 @@ class _ManifestReader:
             problems.append(at_script(f"script `{values.script}` must be a path relative to the manifest"))
             return path
         candidate = path.parent / script
-        if not self._is_inside_defs(self._resolve(str(candidate))[0]):
-            return self._inside_defs(candidate, values.script, at_script, problems)
-        if not candidate.exists():
+        resolved, status = self._resolve(str(candidate))
+        if is_inside(resolved, self.resolved_defs_path) and status is None:
             siblings = [name for names in self._siblings(folder).values() for name in names]
             forward_slashes = values.script.replace("\\", "/")
             if forward_slashes != values.script:
@@ -257,39 +271,52 @@ class _ManifestReader:
                 hint = did_you_mean(script.name, siblings)
             problems.append(at_script(f"script `{values.script}` does not exist.{hint}"))
             return path
-        if candidate.is_file() and candidate.suffix.lower() not in suffixes:
+        if status is not None and stat.S_ISREG(status.st_mode) and candidate.suffix.lower() not in suffixes:
             problems.append(at_script(f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files"))
-        return self._inside_defs(candidate, values.script, at_script, problems)
+        return self._inside_defs(candidate, values.script, at_script, problems, resolved=(resolved, status))
 
     def _inside_defs(
-        self, candidate: Path, written: str, problem: Callable[[str], Problem], problems: list[Problem]
+        self,
+        candidate: Path,
+        written: str,
+        problem: Callable[[str], Problem],
+        problems: list[Problem],
+        *,
+        resolved: tuple[str, os.stat_result | None] | None = None,
     ) -> Path:
-        """Scripts must stay in defs/, also through symlinks: only defs/ is reviewed as practitioners' code."""
-        resolved, is_file = self._resolve(str(candidate))
-        if not self._is_inside_defs(resolved):
-            problems.append(problem(f"script `{written}` points outside defs/ (to {resolved}); keep scripts inside defs/"))
-        elif not is_file:
-            problems.append(problem(f"script `{written}` is not a file"))
+        """The rule every file under defs/ follows (`safe_files`): inside defs/ also through
+        symlinks, as only defs/ is reviewed as practitioners' code; a regular file; small enough
+        to be read whole for its code version and description."""
+        real_path, status = resolved or self._resolve(str(candidate))
+        try:
+            if not is_inside(real_path, self.resolved_defs_path):
+                raise RefusedFile(outside_reason(real_path))
+            if status is None:
+                raise RefusedFile("cannot be read: No such file or directory")
+            refuse_unless_small_regular_file(status, MAX_SCRIPT_BYTES)
+        except RefusedFile as refused:
+            problems.append(problem(f"script `{written}` {refused.reason}"))
         return candidate.absolute()
 
-    def _is_inside_defs(self, resolved: str) -> bool:
-        return resolved == self.resolved_defs_path or resolved.startswith(self.resolved_defs_path + os.sep)
-
-    def _resolve(self, candidate: str) -> tuple[str, bool]:
-        """`os.path.realpath(candidate)`, and whether it is a file, cheaply: each folder is resolved
-        once, and the file itself only when it is a symlink (resolving every script of a large
-        tree was a tenth of the load); one `lstat` answers both otherwise."""
+    def _resolve(self, candidate: str) -> tuple[str, os.stat_result | None]:
+        """`os.path.realpath(candidate)` and the status of what it points at (None: nothing),
+        cheaply: each folder is resolved once, and the file itself only when it is a symlink
+        (resolving every script of a large tree was a tenth of the load); one `lstat` answers
+        both otherwise."""
         folder, name = os.path.split(candidate)
         if folder not in self._resolved_folders:
             self._resolved_folders[folder] = os.path.realpath(folder)
         try:
-            mode = os.lstat(candidate).st_mode
+            status = os.lstat(candidate)
         except OSError:  # missing: let realpath say where it would point
-            return os.path.realpath(candidate), False
-        if stat.S_ISLNK(mode):
+            return os.path.realpath(candidate), None
+        if stat.S_ISLNK(status.st_mode):
             resolved = os.path.realpath(candidate)
-            return resolved, os.path.isfile(resolved)
-        return os.path.join(self._resolved_folders[folder], name), stat.S_ISREG(mode)
+            try:
+                return resolved, os.stat(resolved)
+            except OSError:
+                return resolved, None
+        return os.path.join(self._resolved_folders[folder], name), status
 
     def _siblings(self, folder: str) -> dict[str, list[str]]:
         """File names in a folder by stem, read once per folder: a group of thousands of
@@ -308,12 +335,13 @@ class _ManifestReader:
         return self._group_defaults[group]
 
     def _read_group_defaults(self, group_folder: Path) -> dict | None:
-        path = next((group_folder / name for name in GROUP_FILES if (group_folder / name).is_file()), None)
+        # `lexists`, not `is_file`: a `_group.yaml` that is a FIFO or a broken link is reported, not skipped.
+        path = next((group_folder / name for name in GROUP_FILES if os.path.lexists(group_folder / name)), None)
         if path is None:
             return {}
         display = path.relative_to(self.repo_root).as_posix()
         try:
-            data, document = read_yaml(path, display)
+            data, document = read_yaml(path, display, real_root=self.resolved_defs_path)
         except YamlProblem as failure:
             self.broken_group_files[path] = [failure.problem]
             return None

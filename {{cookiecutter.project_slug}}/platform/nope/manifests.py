@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nope.models import AssetFields, Automation, CheckFields, Retries, TargetFields
+from nope.problems import NopeManifestError, Problem
+from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, read_regular_file, real_path_of
 
 if TYPE_CHECKING:
     from nope.yaml_reader import YamlDocument
@@ -101,7 +104,12 @@ class NopeInvocationTargetManifest:
 
     @cached_property
     def script_bytes(self) -> bytes:
-        return self.script_path.read_bytes()
+        """The script, read with the limits `nope check` applied: it may have changed since."""
+        try:
+            return read_regular_file(self.script_path, limit=MAX_SCRIPT_BYTES, real_root=real_path_of(self.defs_path))
+        except RefusedFile as refused:
+            written = os.path.relpath(self.script_path, self.path.parent)
+            raise NopeManifestError([Problem(self.relative_path, 0, 0, f"script `{written}` {refused.reason}")]) from None
 
     @property
     def script_source(self) -> str:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,11 +27,17 @@ from pydantic import (
     model_validator,
 )
 
+from nope import dagster_rules
+
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 """Dagster's rule for group and asset names: letters, digits and underscores."""
 
+RESERVED_GROUP = "broken_manifests"
+"""Lenient mode's group and key prefix for placeholders: no folder or `key:` may use it."""
+
 ASSET_KEY_PATTERN = r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$"
-OWNER_PATTERN = r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})$"
+# Emails as Dagster reads them (`is_valid_email`): a letter, digit or `_` first, a top-level domain of 2-7 letters.
+OWNER_PATTERN = r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,7})$"
 TAG_KEY_PATTERN = r"^([A-Za-z0-9_.\-]{1,63}/)?[A-Za-z0-9_.\-]{1,63}$"
 TAG_VALUE_PATTERN = r"^[A-Za-z0-9_.\-]{0,63}$"
 
@@ -45,9 +52,41 @@ Owner = Annotated[
     StringConstraints(pattern=OWNER_PATTERN),
     Field(description="An email address or a team written `team:<name>`."),
 ]
-TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)]
+
+
+def _not_dagsters_tag(key: str) -> str:
+    if key.startswith("dagster/"):
+        raise ValueError("tag keys starting with `dagster/` are Dagster's own; use another prefix")
+    return key
+
+
+def _dagster_metadata_fits(metadata: dict[str, Any]) -> dict[str, Any]:
+    for key, value in metadata.items():
+        problem = dagster_rules.metadata_key_problem(key, value)
+        if problem:
+            raise ValueError(problem)
+    return metadata
+
+
+def _each_dep_once(deps: list[str]) -> list[str]:
+    twice = sorted({dep for dep in deps if deps.count(dep) > 1})
+    if twice:
+        raise ValueError(f"lists {', '.join(f'`{dep}`' for dep in twice)} more than once; keep one")
+    return deps
+
+
+def _cron_dagster_reads(cron: str) -> str:
+    problem = dagster_rules.cron_problem(cron)
+    if problem:
+        raise ValueError(problem)
+    return cron
+
+
+TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN), AfterValidator(_not_dagsters_tag)]
 TagValue = Annotated[str, StringConstraints(pattern=TAG_VALUE_PATTERN)]
 CRON_PATTERN = r"^\S+(\s+\S+){4}$"
+POOL_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+KIND_PATTERN = r"^[A-Za-z0-9_.\-]{1,63}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -64,13 +103,14 @@ Text = Annotated[str, BeforeValidator(_number_as_text)]
 class NopeModel(BaseModel):
     """Base of every manifest model: unknown keys are mistakes, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # No `.inf` or `.nan`: a timeout or retry delay must be a real number of seconds.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class CronAutomation(NopeModel):
     """Materialize on a cron schedule (once upstream assets have updated since the tick)."""
 
-    cron: Annotated[str, StringConstraints(pattern=CRON_PATTERN)] = Field(
+    cron: Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(_cron_dagster_reads)] = Field(
         description="Five cron fields, e.g. `0 6 * * *` for 06:00 every day."
     )
     timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. `Europe/Paris`.")
@@ -121,7 +161,7 @@ class AssetFields(NopeModel):
     """What describes one asset. At the top level of a manifest, these are defaults for all its assets."""
 
     description: str | None = Field(None, description="Shown in the Dagster UI above the script's source.")
-    deps: list[AssetKeyPath] = Field(
+    deps: Annotated[list[AssetKeyPath], AfterValidator(_each_dep_once)] = Field(
         default_factory=list, description="Upstream assets, fully qualified: `group/asset`."
     )
     owners: list[Owner] = Field(default_factory=list, description="Emails or `team:<name>` entries.")
@@ -131,10 +171,14 @@ class AssetFields(NopeModel):
         # pydantic's schema only describes matching keys; editors should also flag the others.
         json_schema_extra={"propertyNames": {"pattern": TAG_KEY_PATTERN}},
     )
-    kinds: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,63}$")]] = Field(
+    kinds: list[Annotated[str, StringConstraints(pattern=KIND_PATTERN)]] = Field(
         default_factory=list, description="Kind badges shown in the asset graph, e.g. `python`, `csv`."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form metadata shown in the UI.")
+    metadata: Annotated[dict[str, Any], AfterValidator(_dagster_metadata_fits)] = Field(
+        default_factory=dict,
+        description="Free-form metadata shown in the UI. Of the `dagster/` keys, only those Dagster documents "
+        "as plain values (`dagster/table_name`, `dagster/row_count`, ...).",
+    )
     key: AssetKeyPath | None = Field(
         None, description="An explicit asset key (advanced). Default: `<group>/<asset name>`."
     )
@@ -163,7 +207,9 @@ class TargetFields(NopeModel):
     )
     retries: Retries | None = Field(None, description="Retry a failed run, e.g. `{max: 3, delay: 10}`.")
     partitions: str | None = Field(None, description="A partitions definition the platform publishes, by name.")
-    pool: str | None = Field(None, description="A Dagster concurrency pool limiting parallel runs.")
+    pool: Annotated[str, StringConstraints(pattern=POOL_PATTERN)] | None = Field(
+        None, description="A Dagster concurrency pool limiting parallel runs."
+    )
     checks: list[CheckFields] = Field(default_factory=list, description="Asset checks the script reports.")
 
     @field_validator("env")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
 from nope.problems import NopeManifestError, Problem, did_you_mean
@@ -25,6 +25,14 @@ _log = logging.getLogger(__name__)
 
 class NopeProject:
     """The platform: which targets exist and which resources they get."""
+
+    allow_keys_outside_group: ClassVar[bool] = False
+    """Whether a manifest's `key:` may name an asset outside its own group folder.
+
+    Off by default: `key: sales/orders` in `defs/marketing/` would claim another team's asset,
+    so it is refused at the claimant's file. Set True on your project class where several
+    folders deliberately share one key namespace (the `broken_manifests/` prefix stays reserved).
+    """
 
     @classmethod
     def invocation_target_map(cls) -> dict[str, type[NopeInvocationTarget]]:
@@ -65,7 +73,9 @@ class NopeProject:
     @classmethod
     def load(cls, defs_path: Path | str) -> LoadedDefs:
         """Read and check `defs/` without building anything (what `nope check` runs)."""
-        return load_defs(Path(defs_path), cls.invocation_target_map())
+        return load_defs(
+            Path(defs_path), cls.invocation_target_map(), allow_keys_outside_group=cls.allow_keys_outside_group
+        )
 
     @classmethod
     def make_definitions(
@@ -82,9 +92,7 @@ class NopeProject:
         description lists its problems and whose materialization fails saying so: one
         practitioner's typo cannot take down everyone's assets.
         """
-        import dagster as dg
-
-        from nope.asset_building import Publications, build_broken_manifest_assets
+        from nope.asset_building import Publications, build_each, refused_when_resolved
 
         loaded = cls.load(defs_path)
         all_resources = {**cls.default_resources(), **(resources or {})}
@@ -99,11 +107,33 @@ class NopeProject:
             raise NopeManifestError(problems) from None
         if problems:
             _log.warning("%s", NopeManifestError(problems))
-        assets = [
-            target.build_assets_definition(publications)
-            for target in loaded.targets
-            if target.manifest_path not in broken
-        ]
+
+        # Build: in lenient mode a manifest Dagster refuses anyway (a rule `nope check` does not
+        # know yet) becomes a placeholder too, rather than failing everyone's code location.
+        built, refused = build_each([t for t in loaded.targets if t.manifest_path not in broken], publications, lenient=lenient)
+        defs = cls._definitions(built, broken | refused, defs_path, all_resources)
+        if lenient:
+            refused |= refused_when_resolved(defs, built, loaded.targets)
+            if refused:
+                _log.warning("%s", NopeManifestError(problem for found in refused.values() for problem in found))
+                built = {path: asset for path, asset in built.items() if path not in refused}
+                defs = cls._definitions(built, broken | refused, defs_path, all_resources)
+        return defs
+
+    @classmethod
+    def _definitions(
+        cls,
+        built: Mapping[Path, dg.AssetsDefinition],
+        broken: Mapping[Path, list[Problem]],
+        defs_path: Path | str,
+        resources: Mapping[str, Any],
+    ) -> dg.Definitions:
+        """The built assets (linked to the git host if set), a placeholder per broken manifest, the automation sensor."""
+        import dagster as dg
+
+        from nope.asset_building import build_broken_manifest_assets
+
+        assets = list(built.values())
         automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
         repository = cls.git_repository()
         if repository:
@@ -117,9 +147,9 @@ class NopeProject:
                     ),
                 )
             )
-        assets += build_broken_manifest_assets(broken, Path(defs_path).absolute())
+        assets += build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
         sensors = [_automation_sensor()] if automated else []
-        return dg.Definitions(assets=assets, resources=all_resources, sensors=sensors)
+        return dg.Definitions(assets=assets, resources=resources, sensors=sensors)
 
 
 def _automation_sensor() -> dg.AutomationConditionSensorDefinition:

@@ -23,6 +23,8 @@ _PATTERN_MEANING = {
     models.TAG_VALUE_PATTERN: "a tag value: up to 63 letters, digits, `_`, `-` or `.`",
     models.CRON_PATTERN: "a cron of five fields, e.g. `0 6 * * *` (minute hour day month weekday)",
     models.ENV_NAME_PATTERN: "an environment variable name (letters, digits, underscores; not starting with a digit)",
+    models.POOL_PATTERN: "a pool name: letters, digits, `_`, `-` or `.`",
+    models.KIND_PATTERN: "a kind: up to 63 letters, digits, `_`, `-` or `.`",
 }
 
 _TYPE_MEANING = {
@@ -87,7 +89,7 @@ def _fixed_spelling(pattern: str, value: str) -> str:
         guess = "/".join(re.sub(r"[^A-Za-z0-9_]+", "_", part).strip("_") for part in guess.strip("/").split("/"))
     elif pattern == models.NAME_PATTERN:
         guess = re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
-    elif pattern in (models.TAG_KEY_PATTERN, models.TAG_VALUE_PATTERN):
+    elif pattern in (models.TAG_KEY_PATTERN, models.TAG_VALUE_PATTERN, models.POOL_PATTERN, models.KIND_PATTERN):
         guess = re.sub(r"[^A-Za-z0-9_.\-]+", "_", value).strip("_")[:63]
     else:
         return ""

@@ -21,6 +21,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
 from nope.problems import Problem
+from nope.safe_files import MAX_YAML_BYTES, RefusedFile, read_regular_file
 
 # libyaml's C loader is several times faster; fall back to pure Python where it is missing.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -93,20 +94,23 @@ class YamlProblem(Exception):
         self.problem = problem
 
 
-def read_yaml(path: str | os.PathLike[str], display_path: str) -> tuple[object, YamlDocument]:
+def read_yaml(
+    path: str | os.PathLike[str], display_path: str, *, real_root: str | None = None
+) -> tuple[object, YamlDocument]:
     """Read `path` as plain YAML data, and the document to look positions up in.
 
-    Raises `YamlProblem` naming `display_path`.
+    Only a regular file of at most `MAX_YAML_BYTES` is read; with `real_root` (the real path
+    of `defs/`), a symlink must resolve inside it (see `safe_files`). Raises `YamlProblem`
+    naming `display_path`.
     """
 
     def fail(line: int, column: int, message: str) -> YamlProblem:
         return YamlProblem(Problem(display_path, line, column, message))
 
     try:
-        with open(path, "rb") as file:
-            raw = file.read()
-    except OSError as error:  # e.g. a symlink whose target is gone, or no permission
-        raise fail(0, 0, f"cannot be read: {error.strerror or error}") from None
+        raw = read_regular_file(path, limit=MAX_YAML_BYTES, real_root=real_root)
+    except RefusedFile as refused:
+        raise fail(0, 0, refused.reason) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
