@@ -8,7 +8,7 @@ The template's environments (`requirements/*.in`) are compiled by `uv pip compil
 
 A baked repository's `uv.lock` depends on the answers that add dependencies (its storage and
 its extra targets). For each combination of those, this bakes the template, runs `uv lock`
-there, and keeps the result in `{{cookiecutter.project_slug}}/.locks/<features>.uv.lock`,
+there, and keeps the result in `{{cookiecutter.__project_dir}}/.locks/<features>.uv.lock`,
 with the project's name left as a placeholder; the post-generation hook picks the one that
 matches a bake's answers and names it after the project, so baking needs no network.
 Run it with the `.tools` environment (`make lock` does): it needs Cookiecutter and uv.
@@ -28,8 +28,8 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 REQUIREMENTS = TEMPLATE / "requirements"
-BAKED_LOCKS = TEMPLATE / "{{cookiecutter.project_slug}}" / ".locks"
-TOOLS_LOCK = TEMPLATE / "{{cookiecutter.project_slug}}" / "tools.lock"
+BAKED_LOCKS = TEMPLATE / "{{cookiecutter.__project_dir}}" / ".locks"
+TOOLS_LOCK = TEMPLATE / "{{cookiecutter.__project_dir}}" / "tools.lock"
 PLACEHOLDER = "nope-project-placeholder"
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 

@@ -87,7 +87,7 @@ def test_the_company_name_names_the_project_class_and_its_targets(tmp_path: Path
 def test_the_hooks_owner_rule_is_the_loaders():
     """The pre-generation hook runs before the repository exists, so it keeps a copy of the owner pattern."""
     hook = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
-    models = (TEMPLATE / "{{cookiecutter.project_slug}}" / "platform" / "nope" / "models.py").read_text(encoding="utf-8")
+    models = (TEMPLATE / "{{cookiecutter.__project_dir}}" / "platform" / "nope" / "models.py").read_text(encoding="utf-8")
     [copy] = re.findall(r'^OWNER = re\.compile\((r".*")\)$', hook, re.MULTILINE)
     [original] = re.findall(r'^OWNER_PATTERN = (r".*")$', models, re.MULTILINE)
     assert copy == original

@@ -108,6 +108,9 @@ def test_without_examples_the_repo_has_an_empty_defs_folder_and_no_example_tests
         ({"platform_package": "yaml"}, "platform_package: `yaml` would shadow the `yaml` module of a package this repository installs"),
         ({"platform_package": "sqlalchemy"}, "platform_package: `sqlalchemy` would shadow"),
         ({"company_name": "A" * 5000}, "company_name: `" + "A" * 57 + "...` is 5,000 characters long; at most 100"),
+        ({"project_slug": "a" * 300}, "project_slug: `" + "a" * 57 + "...` is 300 characters long; at most 100"),
+        ({"project_slug": "data/platform"}, "project_slug: `data/platform` must start and end with a letter or digit"),
+        ({"project_slug": "../escaped"}, "project_slug: `../escaped` must start and end with a letter or digit"),
     ],
 )
 def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, answers: dict, message: str):
@@ -118,6 +121,7 @@ def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, a
     assert message in result.stderr
     assert "Traceback" not in result.stdout + result.stderr  # Cookiecutter's own log of the refusal included
     assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path.parent / "escaped").exists()
 
 
 def test_several_bad_answers_are_all_reported(tmp_path: Path):
