@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import itertools
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,21 @@ def test_the_hooks_owner_rule_is_the_loaders():
     [copy] = re.findall(r'^OWNER = re\.compile\((r".*")\)$', hook, re.MULTILINE)
     [original] = re.findall(r'^OWNER_PATTERN = (r".*")$', models, re.MULTILINE)
     assert copy == original
+
+
+def test_the_hook_knows_every_module_a_baked_lock_installs():
+    """A platform package named like a dependency's module would shadow it; the hook keeps the
+    list, and this fails when a lock brings a package with a module the list lacks."""
+    hook = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
+    listed = set(ast.literal_eval(re.search(r"^DEPENDENCY_MODULES = frozenset\((\{.*?\})\)$", hook, re.DOTALL | re.MULTILINE).group(1)))
+    locked: set[str] = set()
+    for lock in (TEMPLATE / "{{cookiecutter.__project_dir}}" / ".locks").glob("*.uv.lock"):
+        locked |= {package["name"] for package in tomllib.loads(lock.read_text())["package"]}
+    modules = {
+        module
+        for module, distributions in importlib.metadata.packages_distributions().items()
+        if module.isidentifier() and "__mypyc" not in module  # mypyc's hashed helper modules are no names to take
+        and any(re.sub(r"[-_.]+", "-", name).lower() in locked for name in distributions)
+    }
+    assert {"yaml", "dagster", "sqlalchemy", "pydantic"} <= modules  # the environment holds the locked packages
+    assert modules - listed == set()
