@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +65,50 @@ def modal_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModalStan
     stand_in = ModalStandIn(tmp_path / "modal_bin")
     monkeypatch.setenv("PATH", f"{stand_in.folder}{os.pathsep}{os.environ['PATH']}")
     return stand_in
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs: a zombie (exited, not yet reaped by its parent) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def wait_until_gone(pids: list[int], deadline_seconds: float = 30) -> list[int]:
+    """The pids still alive after waiting up to `deadline_seconds` for them all to end."""
+    deadline = time.monotonic() + deadline_seconds
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if process_alive(pid)]
+
+
+def wait_for_file(path: Path, deadline_seconds: float = 120) -> str:
+    """The text of `path` once a process wrote it (a full line), failing the test past the deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().endswith("\n"):
+            return path.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"{path} was not written within {deadline_seconds} seconds")
+
+
+@pytest.fixture
+def leftovers() -> Iterator[list[int]]:
+    """Pids a test started indirectly; whatever still runs at the end is killed, so no test leaks processes."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """The step failure's message, with its cause's when it has one."""
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    return error.message + (error.cause.message if error.cause else "")

@@ -158,36 +158,6 @@ def test_a_retry_policy_retries_a_flaky_script_until_it_succeeds(make_defs, inst
     assert len([e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]) == 2
 
 
-def test_args_and_env_reach_the_script(make_defs, instance, tmp_path, monkeypatch):
-    out = tmp_path / "out.json"
-    monkeypatch.setenv("WAREHOUSE_HOST", "db.internal")
-    defs_path = make_defs(
-        {
-            "g/job.py": """
-                import json, os, sys
-                seen = dict(args=sys.argv[1:], region=os.environ["REGION"], dsn=os.environ["DSN"])
-                open(OUT, "w").write(json.dumps(seen))
-            """.replace("OUT", repr(str(out))),
-            "g/job.yaml": "target: subprocess\nargs: [--full-refresh, --days, 7]\nenv: {REGION: eu, DSN: 'postgres://${WAREHOUSE_HOST}/sales'}\n",
-        }
-    )
-    assert materialize(NopeProject.make_definitions(defs_path=defs_path), instance).success
-    assert json.loads(out.read_text()) == {
-        "args": ["--full-refresh", "--days", "7"],
-        "region": "eu",
-        "dsn": "postgres://db.internal/sales",
-    }
-
-
-def test_an_env_reference_to_a_variable_the_platform_lacks_fails_saying_which(make_defs, instance, monkeypatch):
-    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
-    defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\nenv: {X: '${NOT_SET_ANYWHERE}'}\n"})
-    result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
-    assert not result.success
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    assert "env `X` uses ${NOT_SET_ANYWHERE}, which is not set on the platform" in error.message
-
-
 def test_pool_limits_the_op(make_defs):
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\npool: warehouse\n"})
     defs = NopeProject.make_definitions(defs_path=defs_path)

@@ -107,3 +107,17 @@ def test_manifest_args_reach_modal_run(make_defs, modal_stand_in, instance):
     repo = git_repository(defs_path.parent, branch="main")
     assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success
     assert ["run", "-e", "main", str(repo / "defs/models/churn.py"), "--days", "7"] in modal_stand_in.calls()
+
+
+def test_modal_gets_its_token_but_the_script_not_the_platforms_secrets(make_defs, modal_stand_in, instance, monkeypatch):
+    monkeypatch.setenv("MODAL_TOKEN_ID", "ak-123")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret")
+    script = PIPES_SCRIPT.replace(
+        '{"environment": os.environ["MODAL_ENVIRONMENT"]}',
+        '{"token": os.environ.get("MODAL_TOKEN_ID"), "secret": os.environ.get("AWS_SECRET_ACCESS_KEY", "hidden")}',
+    )
+    defs_path = make_defs({"models/churn.py": script, "models/churn.yaml": "target: modal\n"})
+    git_repository(defs_path.parent, branch="main")
+    assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success
+    metadata = instance.get_latest_materialization_event(dg.AssetKey(["models", "churn"])).asset_materialization.metadata
+    assert (metadata["token"].value, metadata["secret"].value) == ("ak-123", "hidden")

@@ -6,6 +6,7 @@ uv builds their environments on the platform's own interpreter without downloadi
 
 from __future__ import annotations
 
+import json
 import sys
 
 import dagster as dg
@@ -63,3 +64,17 @@ def test_a_dependency_uv_cannot_install_fails_the_step_with_uvs_reason(make_defs
     text = step_failure_text(result)
     assert "exited with code" in text
     assert "nope-no-such-package" in text
+
+
+def test_uv_gets_its_settings_but_the_script_not_the_platforms_secrets(make_defs, instance, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret")
+    script = INLINE_METADATA.replace("DEPENDENCIES", "[]") + (
+        "import json, os\n"
+        "from pathlib import Path\n"
+        "Path('uv_env.json').write_text(json.dumps(dict(os.environ)))\n"
+    )
+    defs_path = make_defs({"models/env.py": script, "models/env.yaml": "target: uv\n"})
+    assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success
+    seen = json.loads((defs_path.parent / "uv_env.json").read_text())
+    assert "AWS_SECRET_ACCESS_KEY" not in seen
+    assert seen["UV_OFFLINE"] == "1"  # uv's own settings pass through: it ran offline, from this cache

@@ -8,9 +8,11 @@ from nope.loading import LoadedDefs
 from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
 from nope.problems import NopeManifestError, Problem
 from nope.project import NopeProject
+from nope.script_environment import MINIMAL_ENVIRONMENT
 from nope.targets import NopeInvocationTarget, NopeSubprocessInvocationTarget
 
 __all__ = [
+    "MINIMAL_ENVIRONMENT",
     "LoadedDefs",
     "NopeAssetManifest",
     "NopeInvocationTarget",

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nope.script_environment import NETWORK_ENVIRONMENT
 from nope.targets import NopeSubprocessInvocationTarget
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ _ENVIRONMENT_MAX_LENGTH = 64
 
 class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
     """Runs `modal run -e <branch> <script>` through the `subprocess_client` resource."""
+
+    target_environment = ("MODAL_*", *NETWORK_ENVIRONMENT)
+    """Modal's token and settings (`MODAL_TOKEN_ID`, `MODAL_TOKEN_SECRET`, or `~/.modal.toml` under
+    HOME), and what the `modal` command needs to reach Modal."""
 
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:

@@ -1,9 +1,20 @@
-"""The default `subprocess_client` resource: Dagster's Pipes subprocess client, made talkative.
+"""The default `subprocess_client` resource: Dagster's Pipes subprocess client, made talkative and tidy.
 
 Dagster's `PipesSubprocessClient` fails a step with "External execution process failed
-with code 1" and nothing else; the practitioner then has to dig through raw logs. This
-subclass still forwards the script's output live, but keeps the tail of its stderr and
-puts it in the failure, and can stop a script that runs past a timeout.
+with code 1" and nothing else, and only ever signals the script itself. This client keeps
+Dagster's `run` (same parameters, same environment precedence, same exception type) and adds:
+
+- the failure carries the tail of the script's stderr (bounded: `script_output.py`);
+- `timeout=`: past it, the script is stopped and the step fails saying so;
+- the script's whole process tree ends with the step (`process_tree.py`): on a timeout, a
+  cancel, the death of the run's process, and when the script exits (what it left in the
+  background is stopped, and `run` returns as soon as the script is done);
+- `inherit_environment=False`: the script gets only the `env` given (targets pass the
+  platform's minimal environment, `script_environment.py`), not the whole of `os.environ`.
+
+It follows `PipesSubprocessClient.run` of Dagster 1.13.27; `tests/test_pipes_parity.py`
+fails when the installed Dagster's signature differs, and runs Dagster's own subprocess
+scenarios against both clients.
 """
 
 from __future__ import annotations
@@ -12,30 +23,41 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
-import threading
-from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import IO
 
 import dagster as dg
 
-STDERR_TAIL_LINES = 40
-TIMEOUT_GRACE_SECONDS = 10
+# The exception Dagster's own client raises for a failed script; Dagster exports no public
+# name for it, and code that catches it around `run()` must keep catching ours.
+from dagster._core.errors import DagsterPipesExecutionError  # no public API: see above
+
+from nope.process_tree import ParentProcessGone, ScriptProcess
+from nope.script_output import StderrReader
+
+
+class NopeScriptFailure(dg.Failure, DagsterPipesExecutionError):
+    """A script failed, timed out or was orphaned: a `dg.Failure` (its description is the step's
+    failure message, its metadata shown with it) that is also Dagster's `DagsterPipesExecutionError`."""
 
 
 class NopeSubprocessClient(dg.PipesSubprocessClient):
-    """`PipesSubprocessClient` whose failures carry the script's last stderr lines."""
+    """`PipesSubprocessClient` whose failures say why, and whose scripts leave nothing running.
 
-    def run(  # type: ignore[override]
+    `termination_timeout_seconds` (Dagster's, default 20) is the grace period between SIGTERM
+    and SIGKILL whenever a script's tree is stopped. `forward_termination=False` does not
+    leave the tree running: it always ends with the step.
+    """
+
+    def run(  # type: ignore[override]  # Dagster's parameters, plus two keyword-only additions
         self,
         *,
         context: dg.OpExecutionContext | dg.AssetExecutionContext,
-        command: str | Sequence[str],
         extras: Mapping[str, object] | None = None,
+        command: str | Sequence[str],
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         timeout: float | None = None,
+        inherit_environment: bool = True,
     ) -> dg.PipesClientCompletedInvocation:
         shown = command if isinstance(command, str) else shlex.join(command)
         with dg.open_pipes_session(
@@ -44,71 +66,53 @@ class NopeSubprocessClient(dg.PipesSubprocessClient):
             message_reader=self.message_reader,
             extras=extras,
         ) as session:
-            process = subprocess.Popen(
+            inherited = os.environ if inherit_environment else {}
+            script = ScriptProcess(
                 command,
                 cwd=cwd or self.cwd,
-                env={**os.environ, **self.env, **(env or {}), **session.get_bootstrap_env_vars()},
+                env={**inherited, **self.env, **(env or {}), **session.get_bootstrap_env_vars()},
+                stdout=None if self.forward_stdio else subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                grace_seconds=self.termination_timeout_seconds,
             )
-            stderr = _StderrTail(process.stderr)  # type: ignore[arg-type]
+            assert script.supervisor.stderr is not None  # a pipe, as asked above
+            stderr = StderrReader(script.supervisor.stderr, forward=self.forward_stdio)
             try:
-                returncode = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _stop(process)
-                stderr.join()
-                raise dg.Failure(
-                    description=f"`{shown}` did not finish within {timeout:g} seconds and was stopped."
-                    + stderr.as_section(),
-                    metadata={"timeout_seconds": timeout, "stderr_tail": dg.MetadataValue.text(stderr.text())},
-                ) from None
+                returncode = script.wait(timeout)
             except dg.DagsterExecutionInterruptedError:
-                if self.forward_termination:
-                    context.log.info("[pipes] execution interrupted, sending SIGINT to the script.")
-                    process.send_signal(signal.SIGINT)
-                    process.wait(timeout=self.termination_timeout_seconds)
+                context.log.info("[pipes] execution interrupted, stopping the script and its processes.")
+                script.stop()
                 raise
-            stderr.join()
-            if returncode != 0:
-                raise dg.Failure(
-                    description=f"`{shown}` exited with code {returncode}." + stderr.as_section(),
-                    metadata={"exit_code": returncode, "stderr_tail": dg.MetadataValue.text(stderr.text())},
+            except ParentProcessGone as gone:
+                script.stop()
+                raise _failure(f"`{shown}` was stopped: {gone}.", stderr.finish(), parent_pid=gone.parent_pid) from None
+            if returncode is None:
+                script.stop()
+                raise _failure(
+                    f"`{shown}` did not finish within {timeout:g} seconds and was stopped.",
+                    stderr.finish(),
+                    timeout_seconds=timeout,
                 )
+            if returncode < 0:  # killed by a signal: maybe with the supervisor, so clean up from here
+                script.kill_group()
+            tail = stderr.finish()
+            if returncode != 0:
+                raise _failure(f"`{shown}` {_ending(returncode)}.", tail, exit_code=returncode)
         return dg.PipesClientCompletedInvocation(session)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Ask politely (SIGTERM), then insist (SIGKILL) after a grace period."""
-    process.terminate()
-    try:
-        process.wait(timeout=TIMEOUT_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def _ending(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name} (code {returncode})"
+        except ValueError:
+            pass
+    return f"exited with code {returncode}"
 
 
-class _StderrTail:
-    """Copies a child's stderr to ours as it arrives and remembers the last lines."""
-
-    def __init__(self, stream: IO[bytes]):
-        self._lines: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace")
-            sys.stderr.write(line)
-            sys.stderr.flush()
-            self._lines.append(line.rstrip("\n"))
-        stream.close()
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def text(self) -> str:
-        return "\n".join(self._lines)
-
-    def as_section(self) -> str:
-        if not self._lines:
-            return " It wrote nothing to stderr."
-        return f"\n\nLast lines of its stderr:\n{self.text()}"
+def _failure(summary: str, stderr_tail: str, **metadata: object) -> NopeScriptFailure:
+    section = f"\n\nLast lines of its stderr:\n{stderr_tail}" if stderr_tail else " It wrote nothing to stderr."
+    return NopeScriptFailure(
+        description=summary + section,
+        metadata={**metadata, "stderr_tail": dg.MetadataValue.text(stderr_tail)},
+    )

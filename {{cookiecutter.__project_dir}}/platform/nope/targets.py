@@ -17,11 +17,11 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from string import Template
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
 from nope.models import AssetFields, TargetFields
+from nope.script_environment import MINIMAL_ENVIRONMENT, ReferenceNotAllowed, expand, passed_through
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -132,6 +132,16 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         ".js": ["node"],
     }
 
+    passed_through_environment: ClassVar[tuple[str, ...]] = MINIMAL_ENVIRONMENT
+    """The platform's variables every script of this target sees (names or `fnmatch` patterns).
+    Nothing else of the platform's environment reaches a script: widen it in a subclass."""
+
+    target_environment: ClassVar[tuple[str, ...]] = ()
+    """Variables this kind of target needs on top, such as its tool's cache or credentials."""
+
+    env_references: ClassVar[tuple[str, ...]] = ()
+    """Variables a manifest's `env:` may copy with `${VAR}` (names or patterns): none by default."""
+
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
         return tuple(cls.interpreters)
@@ -142,25 +152,39 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         return [*interpreter, self.python_script_path, *self.manifest.args]
 
     def environment(self, context: dg.AssetExecutionContext) -> dict[str, str]:
-        """The manifest's `env` with `${VAR}` filled from the platform's environment, plus the
-        partition being run (`NOPE_PARTITION_KEY`, or `NOPE_PARTITION_KEY_RANGE_START`/`_END`)
-        for scripts that do not speak Pipes."""
-        import dagster as dg
-
-        env = {}
-        for name, value in self.manifest.env.items():
-            try:
-                env[name] = Template(value).substitute(os.environ)
-            except KeyError as missing:
-                raise dg.Failure(
-                    f"{self.manifest.relative_path}: env `{name}` uses ${{{missing.args[0]}}}, "
-                    "which is not set on the platform"
-                ) from None
+        """The script's whole environment: the platform variables passed through, the manifest's
+        `env` (with `${VAR}` filled from the allowed variables), and the partition being run
+        (`NOPE_PARTITION_KEY`, or `NOPE_PARTITION_KEY_RANGE_START`/`_END`) for scripts that do
+        not speak Pipes. The Pipes variables are added by the client."""
+        env = passed_through(os.environ, (*self.passed_through_environment, *self.target_environment))
+        env.update(self.manifest_environment())
         if context.has_partition_key:
             env["NOPE_PARTITION_KEY"] = context.partition_key
         if context.has_partition_key or context.has_partition_key_range:
             key_range = context.partition_key_range
             env["NOPE_PARTITION_KEY_RANGE_START"], env["NOPE_PARTITION_KEY_RANGE_END"] = key_range.start, key_range.end
+        return env
+
+    def manifest_environment(self) -> dict[str, str]:
+        """The manifest's `env`, each `${VAR}` filled from the platform's variables it may copy."""
+        import dagster as dg
+
+        env = {}
+        for name, value in self.manifest.env.items():
+            try:
+                env[name] = expand(value, os.environ, self.env_references)
+            except ReferenceNotAllowed as refused:
+                allowed = ", ".join(f"`{pattern}`" for pattern in self.env_references) or "none"
+                raise dg.Failure(
+                    f"{self.manifest.relative_path}: env `{name}` uses ${{{refused.name}}}, which the platform "
+                    f"does not let manifests copy (allowed: {allowed}). Set the value in the manifest, or ask "
+                    "the platform owner to allow it (SCRIPT_ENV_REFERENCES in the platform's settings.py)."
+                ) from None
+            except KeyError as missing:
+                raise dg.Failure(
+                    f"{self.manifest.relative_path}: env `{name}` uses ${{{missing.args[0]}}}, "
+                    "which is not set on the platform"
+                ) from None
         return env
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
@@ -171,6 +195,13 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         command = self.command()
         self.require_executable(command[0])
         run_options: dict[str, Any] = {}
+        if isinstance(subprocess_client, NopeSubprocessClient):
+            run_options["inherit_environment"] = False
+        else:
+            context.log.warning(
+                "`subprocess_client` is not the platform's NopeSubprocessClient: the script sees the "
+                "platform's whole environment, and its processes may outlive the step."
+            )
         if self.manifest.timeout is not None:
             if not isinstance(subprocess_client, NopeSubprocessClient):
                 raise dg.Failure("`timeout:` needs the platform's NopeSubprocessClient as `subprocess_client`")

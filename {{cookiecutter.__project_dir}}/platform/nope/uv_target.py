@@ -18,11 +18,16 @@ from __future__ import annotations
 import sys
 from typing import ClassVar
 
+from nope.script_environment import NETWORK_ENVIRONMENT
 from nope.targets import NopeSubprocessInvocationTarget
 
 
 class NopeUvInvocationTarget(NopeSubprocessInvocationTarget):
     """Runs `uv run --script <script>` through the `subprocess_client` resource."""
+
+    target_environment = ("UV_*", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", *NETWORK_ENVIRONMENT)
+    """uv's own settings and cache (`UV_CACHE_DIR`, `UV_INDEX_URL`, `UV_OFFLINE`...; under HOME by
+    default), and what it needs to reach the package index."""
 
     python: ClassVar[str | None] = sys.executable
     """The interpreter uv builds the script's environment on. The platform's own by default, so

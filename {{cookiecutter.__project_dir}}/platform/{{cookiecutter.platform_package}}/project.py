@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from nope import (
+    MINIMAL_ENVIRONMENT,
     NopeAssetManifest,
     NopeInvocationTarget,
     NopeInvocationTargetManifest,
@@ -24,7 +25,14 @@ from nope.modal_target import NopeModalInvocationTarget
 from nope.uv_target import NopeUvInvocationTarget
 {%- endif %}
 
-from {{ cookiecutter.platform_package }}.settings import DEFAULT_KIND, DEFAULT_OWNERS, REPOSITORY_BRANCH, REPOSITORY_URL
+from {{ cookiecutter.platform_package }}.settings import (
+    DEFAULT_KIND,
+    DEFAULT_OWNERS,
+    REPOSITORY_BRANCH,
+    REPOSITORY_URL,
+    SCRIPT_ENV_PASSTHROUGH,
+    SCRIPT_ENV_REFERENCES,
+)
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -55,6 +63,8 @@ class {{ company }}SubprocessInvocationTarget(NopeSubprocessInvocationTarget):
 
     InvocationTargetManifest = {{ company }}InvocationTargetManifest
     AssetManifest = {{ company }}AssetManifest
+    passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
+    env_references = tuple(SCRIPT_ENV_REFERENCES)
 {%- if cookiecutter.__include_uv == "yes" %}
 
 
@@ -63,6 +73,8 @@ class {{ company }}UvInvocationTarget(NopeUvInvocationTarget):
 
     InvocationTargetManifest = {{ company }}InvocationTargetManifest
     AssetManifest = {{ company }}AssetManifest
+    passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
+    env_references = tuple(SCRIPT_ENV_REFERENCES)
 {%- endif %}
 {%- if cookiecutter.__include_modal == "yes" %}
 
@@ -74,6 +86,8 @@ class {{ company }}ModalInvocationTarget(NopeModalInvocationTarget):
         kind = "modal"
 
     AssetManifest = {{ company }}AssetManifest
+    passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
+    env_references = tuple(SCRIPT_ENV_REFERENCES)
 {%- endif %}
 
 

@@ -14,3 +14,12 @@ REPOSITORY_URL: str = {{ cookiecutter.repository_url.strip().rstrip('/') | tojso
 
 REPOSITORY_BRANCH: str = {{ cookiecutter.repository_branch | tojson }}
 """The branch those links point at."""
+
+SCRIPT_ENV_PASSTHROUGH: list[str] = []
+"""Platform variables every script sees, besides PATH, HOME, the locale variables, TZ and TMPDIR
+(and what its target needs, e.g. `UV_*` for uv). Names or patterns such as "DBT_*". Anything not
+listed (cloud keys, database passwords) stays with the platform."""
+
+SCRIPT_ENV_REFERENCES: list[str] = []
+"""Platform variables a manifest's `env:` may copy with `${VAR}` (names or patterns). Empty: none,
+so a pull request cannot hand itself `${AWS_SECRET_ACCESS_KEY}`."""

@@ -1,0 +1,112 @@
+"""A script's whole process tree, started and stopped as one, from the step's side.
+
+The script runs under `supervisor.py` (read it for what happens inside the tree). This
+module is what the step process does: start the supervisor in a session of its own, wait for
+it while watching a deadline and the step's own parent, and stop the tree when asked.
+
+Why watch the parent: with the multiprocess executor each step is a child of the run's
+process. When that process is killed outright (`kill -9`, the out-of-memory killer), run
+monitoring marks the run failed, but nothing tells the step; it would wait for its script
+for as long as the script runs. A step whose parent changed stops its tree and fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+WATCH_SECONDS = 1.0
+"""How often the step looks at its parent while the script runs."""
+SUPERVISOR_MARGIN_SECONDS = 5.0
+"""How long past the grace period the supervisor gets to report before the group is killed from here."""
+
+
+class ParentProcessGone(Exception):
+    """The step's parent (the run's process) died while the script ran."""
+
+    def __init__(self, parent_pid: int):
+        super().__init__(f"the run's process (pid {parent_pid}) ended")
+        self.parent_pid = parent_pid
+
+
+class ScriptProcess:
+    """A command running under its supervisor, as the leader of a new session and process group."""
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        *,
+        cwd: str | None,
+        env: Mapping[str, str],
+        stdout: int | IO[bytes] | None,
+        stderr: int | IO[bytes] | None,
+        grace_seconds: float,
+    ):
+        # A string is one program name, as `subprocess.Popen` reads it without a shell.
+        argv = [command] if isinstance(command, str) else list(command)
+        self.grace_seconds = grace_seconds
+        self._parent_pid = os.getppid()
+        self.supervisor = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", "--", *argv],
+            cwd=cwd,
+            env=dict(env),
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        """The supervisor's pid, which is also the id of the tree's process group."""
+        return self.supervisor.pid
+
+    def wait(self, timeout: float | None) -> int | None:
+        """The script's exit code (negative: the signal that killed it), or None past `timeout` seconds.
+
+        Raises `ParentProcessGone` when the step's parent died meanwhile; the tree still runs.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
+            try:
+                return self.supervisor.wait(timeout=max(left, 0))
+            except subprocess.TimeoutExpired:
+                pass
+            if self._parent_pid != 1 and os.getppid() != self._parent_pid:
+                raise ParentProcessGone(self._parent_pid)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def stop(self) -> None:
+        """End the tree: the supervisor sends SIGTERM, waits its grace period, then SIGKILLs.
+
+        Should the supervisor itself not answer in time (it was killed), the group is killed
+        from here.
+        """
+        if self.supervisor.poll() is None:
+            self.supervisor.send_signal(signal.SIGTERM)
+            try:
+                self.supervisor.wait(timeout=self.grace_seconds + SUPERVISOR_MARGIN_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_group()
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left in the tree's process group, the supervisor included.
+
+        For when the supervisor could not clean up (it was killed with the script, e.g. by a
+        script that ran `kill -9 0`). The group's id stays reserved while any member lives, so
+        this cannot reach another group.
+        """
+        try:
+            os.killpg(self.supervisor.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.supervisor.wait()

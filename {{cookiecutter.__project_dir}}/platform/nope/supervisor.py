@@ -1,0 +1,147 @@
+"""The small process between a step and a practitioner's script: it makes the script's tree end.
+
+`process_tree.start` runs this file with the platform's Python (`python -I -S supervisor.py
+<step pid> <grace seconds> -- <command>...`), in a session and process group of its own. It
+starts the script in that group and waits. Whatever ends, the whole tree ends with it:
+
+- the script exits: what it left running in the background is stopped, so nothing outlives
+  the step and nobody holds the step's stderr pipe open;
+- the step asks it to stop (SIGTERM: a timeout or a cancel), or the step process dies (Linux
+  sends SIGTERM to this process then, `PR_SET_PDEATHSIG`): the tree is stopped.
+
+"Stopped" means SIGTERM to every process of the tree, up to `grace` seconds for them to exit,
+then SIGKILL: a script is untrusted and may ignore SIGTERM. On Linux the tree is the process
+group plus every descendant that left it (`setsid`), found because this process is their
+"child subreaper" (`PR_SET_CHILD_SUBREAPER`): orphans are re-parented here, not to init.
+
+Standard library only and run by path with `-I -S`: it starts in milliseconds and imports
+nothing from the platform's environment or the script's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_CHILD_SUBREAPER = 36
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+POLL_SECONDS = 0.05
+KILL_ROUNDS = 200  # SIGKILL sweeps before giving up on a tree that keeps forking (a fork bomb)
+ON_LINUX = sys.platform.startswith("linux")
+
+
+class _StopRequested(Exception):
+    """The step asked for the tree to stop, or the step process died."""
+
+
+def main(argv: list[str]) -> int:
+    step_pid, grace, command = int(argv[0]), float(argv[1]), argv[3:]
+    if ON_LINUX:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _request_stop)
+    if os.getppid() != step_pid:  # the step died before the death signal was armed
+        return 128 + signal.SIGTERM
+    try:
+        script = subprocess.Popen(command, preexec_fn=_die_with_supervisor)
+        returncode = script.wait()
+    except _StopRequested:
+        end_tree(grace)
+        return 128 + signal.SIGTERM
+    except OSError as error:
+        print(f"nope: cannot run `{command[0]}`: {error.strerror}", file=sys.stderr)
+        return 127
+    end_tree(grace)
+    if returncode < 0:  # killed by a signal: die the same way, so the step reports what the script got
+        signal.signal(-returncode, signal.SIG_DFL)
+        os.kill(os.getpid(), -returncode)
+    return returncode if returncode >= 0 else 128 - returncode
+
+def end_tree(grace: float) -> None:
+    """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left."""
+    for stop_signal in STOP_SIGNALS:  # from here on, signals aimed at the tree are not for us
+        signal.signal(stop_signal, signal.SIG_IGN)
+    _signal_tree(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _tree() and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    for _ in range(KILL_ROUNDS):
+        if not _tree():
+            return
+        _signal_tree(signal.SIGKILL)
+        time.sleep(POLL_SECONDS / 10)
+
+
+def _signal_tree(signum: int) -> None:
+    if ON_LINUX:
+        for pid in _tree():
+            _kill(pid, signum)
+    elif signum != signal.SIGKILL:  # elsewhere only the group is known, and this process is in it
+        os.killpg(os.getpgrp(), signum)
+
+
+def _tree() -> list[int]:
+    """Live processes of the tree (Linux: group members and re-parented orphans), reaping ours.
+
+    Elsewhere there is no /proc to list them: the tree counts as gone at once.
+    """
+    _reap_exited_children()
+    if not ON_LINUX:
+        return []
+    me, group = os.getpid(), os.getpgrp()
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        state, parent, process_group = fields[0], int(fields[1]), int(fields[2])
+        if state not in (b"Z", b"X") and (process_group == group or parent == me):
+            members.append(int(entry.name))
+    return members
+
+
+def _reap_exited_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _request_stop(signum: int, frame: object) -> None:
+    raise _StopRequested
+
+
+def _die_with_supervisor() -> None:
+    """In the script's process, before exec: SIGKILL it if this supervisor dies (Linux)."""
+    if ON_LINUX:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

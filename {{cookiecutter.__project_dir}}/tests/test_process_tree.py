@@ -1,0 +1,194 @@
+"""A script's whole process tree ends with its step: timeout, cancel, the run's death, or the script's own exit.
+
+Scripts here start children (and children that ignore SIGTERM, or leave the process group)
+and write their pids to files; each test then checks those processes are gone once the step
+is over. Whatever a failing test leaves behind is killed by the `leftovers` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import (
+    REPO_ROOT,
+    materialize,
+    parent_pid,
+    step_failure_text,
+    wait_for_file,
+    wait_until_gone,
+)
+
+from nope import NopeProject
+from nope.subprocess_client import NopeSubprocessClient
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process trees are Linux-first")
+
+SHELL_WITH_A_CHILD = """
+sleep 600 &
+echo "$$ $!" > PIDS
+wait
+"""
+
+PYTHON_WITH_A_CHILD = """
+import os, subprocess
+child = subprocess.Popen(["sleep", "600"])
+open(PIDS, "w").write(f"{os.getpid()} {child.pid}\\n")
+child.wait()
+"""
+
+STUBBORN_SHELL = """
+trap '' TERM
+bash -c "trap '' TERM; sleep 600; sleep 600" &
+echo "$$ $!" > PIDS
+while true; do sleep 1; done
+"""
+
+BACKGROUND_AND_EXIT = """
+sleep 600 &
+echo "$$ $!" > PIDS
+echo "done, leaving a child behind" >&2
+"""
+
+LEAVES_ITS_GROUP = """
+setsid sleep 600 &
+echo "$$ $!" > PIDS
+exit 0
+"""
+
+
+def scratch_defs(make_defs, tmp_path: Path, script: str, *, suffix: str = ".sh", manifest: str = "") -> tuple[Path, Path]:
+    pids = tmp_path / "pids"
+    quoted = repr(str(pids)) if suffix == ".py" else str(pids)
+    defs_path = make_defs({f"g/job{suffix}": script.replace("PIDS", quoted), "g/job.yaml": "target: subprocess\n" + manifest})
+    return defs_path, pids
+
+
+def read_pids(pids_file: Path, leftovers: list[int]) -> list[int]:
+    pids = [int(pid) for pid in wait_for_file(pids_file).split()]
+    leftovers.extend(pids)
+    return pids
+
+
+def quick_client() -> dict[str, NopeSubprocessClient]:
+    """The platform's client with a 1-second grace period between SIGTERM and SIGKILL."""
+    return {"subprocess_client": NopeSubprocessClient(termination_timeout_seconds=1)}
+
+
+@pytest.mark.parametrize("script, suffix", [(SHELL_WITH_A_CHILD, ".sh"), (PYTHON_WITH_A_CHILD, ".py")], ids=["shell", "python"])
+def test_a_timeout_stops_the_script_and_its_children(make_defs, instance, tmp_path, leftovers, script, suffix):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, script, suffix=suffix, manifest="timeout: 1\n")
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
+    assert not result.success
+    assert "did not finish within 1 seconds and was stopped" in step_failure_text(result)
+    assert wait_until_gone(read_pids(pids_file, leftovers)) == []
+
+
+def test_a_tree_that_ignores_sigterm_is_killed_after_the_grace_period(make_defs, instance, tmp_path, leftovers):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, STUBBORN_SHELL, manifest="timeout: 1\n")
+    defs = NopeProject.make_definitions(defs_path=defs_path, resources=quick_client())
+    result = materialize(defs, instance)
+    assert "did not finish within 1 seconds" in step_failure_text(result)
+    assert wait_until_gone(read_pids(pids_file, leftovers)) == []
+
+
+def test_a_background_child_is_stopped_when_the_script_exits_and_the_step_succeeds(
+    make_defs, instance, tmp_path, leftovers
+):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, BACKGROUND_AND_EXIT)
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path, resources=quick_client()), instance)
+    assert result.success
+    script_pid, child_pid = read_pids(pids_file, leftovers)
+    assert wait_until_gone([script_pid, child_pid]) == []
+
+
+def test_a_child_that_leaves_the_process_group_is_stopped_too(make_defs, instance, tmp_path, leftovers):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, LEAVES_ITS_GROUP)
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path, resources=quick_client()), instance)
+    assert result.success
+    _, escaped_pid = read_pids(pids_file, leftovers)
+    assert wait_until_gone([escaped_pid]) == []
+
+
+# --- the run's process: cancelled, or killed outright --------------------------------------
+
+RUNNER = """
+import sys
+import dagster as dg
+from nope import NopeProject
+from nope.subprocess_client import NopeSubprocessClient
+
+defs = NopeProject.make_definitions(
+    defs_path=sys.argv[1], resources={"subprocess_client": NopeSubprocessClient(termination_timeout_seconds=1)}
+)
+with dg.instance_for_test() as instance:
+    result = dg.materialize(list(defs.assets), resources=defs.resources, instance=instance, raise_on_error=False)
+    failures = [event.step_failure_data.error.message for event in result.get_step_failure_events()]
+    print("success" if result.success else f"failed: {failures}", flush=True)
+"""
+"""Materializes a defs/ folder in a process of its own (the in-process executor: the run's process is the step's)."""
+
+DEFINITIONS = """
+from nope import NopeProject
+defs = NopeProject.make_definitions(defs_path="DEFS")
+"""
+"""A code location for `dagster asset materialize` (the multiprocess executor: each step a child of the run's process)."""
+
+
+def platform_environment(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT / "platform"), "DAGSTER_HOME": str(home)}
+
+
+def start_run(kind: str, defs_path: Path, tmp_path: Path) -> subprocess.Popen:
+    if kind == "in-process":
+        command = [sys.executable, "-c", RUNNER, str(defs_path)]
+    else:
+        definitions = tmp_path / "definitions.py"
+        definitions.write_text(DEFINITIONS.replace("DEFS", str(defs_path)))
+        command = [sys.executable, "-m", "dagster", "asset", "materialize", "--select", "*", "-f", str(definitions)]
+    return subprocess.Popen(command, env=platform_environment(tmp_path), stdout=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("kind", ["in-process", "multiprocess"])
+def test_when_the_runs_process_is_killed_outright_the_step_script_and_child_stop(
+    make_defs, tmp_path, leftovers, kind
+):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, STUBBORN_SHELL)
+    run = start_run(kind, defs_path, tmp_path)
+    leftovers.append(run.pid)
+    try:
+        script_pid, child_pid = read_pids(pids_file, leftovers)
+        supervisor_pid = parent_pid(script_pid)
+        step_pid = parent_pid(supervisor_pid)
+        leftovers.extend([supervisor_pid, step_pid])
+        assert (step_pid == run.pid) == (kind == "in-process")  # multiprocess: the step is the run's child
+        run.kill()  # kill -9: nothing in the run's process gets a chance to clean up
+        run.wait()
+        assert wait_until_gone([step_pid, supervisor_pid, script_pid, child_pid]) == []
+    finally:
+        run.kill()
+        run.communicate()
+
+
+def test_a_cancelled_step_stops_the_script_and_its_children(make_defs, tmp_path, leftovers):
+    # Cancelling a run from the UI interrupts its step process (SIGINT); Dagster raises
+    # DagsterExecutionInterruptedError inside the step.
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, STUBBORN_SHELL)
+    run = start_run("in-process", defs_path, tmp_path)
+    leftovers.append(run.pid)
+    try:
+        pids = read_pids(pids_file, leftovers)
+        supervisor_pid = parent_pid(pids[0])
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=60)
+        assert wait_until_gone([supervisor_pid, *pids]) == []
+        assert output.startswith("failed:")
+    finally:
+        run.kill()
+        run.communicate()
