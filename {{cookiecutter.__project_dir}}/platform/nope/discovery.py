@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Collection
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,8 +47,11 @@ def is_ignored(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
-def find_manifests(defs_path: Path) -> FoundManifests:
-    """Every manifest file below `defs_path`, sorted; top-level files are included (and rejected later)."""
+def find_manifests(defs_path: Path, groups: Collection[str] | None = None) -> FoundManifests:
+    """Every manifest file below `defs_path`, sorted; top-level files are included (and rejected later).
+
+    `groups`: walk only these group folders (a run's process needs no others; see run_scope.py).
+    """
     real_root = os.path.realpath(defs_path)
     walked: set[str] = set()
     found: list[ManifestFile] = []
@@ -80,7 +84,7 @@ def find_manifests(defs_path: Path) -> FoundManifests:
             report(below, f"cannot be read: {error.strerror or error}")
             continue
         for entry in entries:
-            if is_ignored(entry.name):
+            if is_ignored(entry.name) or (groups is not None and not below and entry.name not in groups):
                 continue
             if entry.is_symlink() and entry.is_dir():
                 linked_folders.append(((*below, entry.name), entry.path))

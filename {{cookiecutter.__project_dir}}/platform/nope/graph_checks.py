@@ -7,7 +7,7 @@ lenient mode can set that one manifest aside and keep everyone else's assets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from nope.manifests import NopeAssetManifest
@@ -16,12 +16,16 @@ from nope.targets import NopeInvocationTarget
 
 
 def check_graph(
-    targets: list[NopeInvocationTarget], unreadable: Mapping[str, str] | None = None
+    targets: list[NopeInvocationTarget],
+    unreadable: Mapping[str, str] | None = None,
+    *,
+    groups: Collection[str] | None = None,
 ) -> dict[Path, list[Problem]]:
     """Manifest path -> the graph problems found in it.
 
     `unreadable` maps the asset key each broken manifest would define to that manifest, so a
     dep on it points the practitioner at the real mistake instead of claiming nothing defines it.
+    `groups`: only these groups were read (a run's process); deps on other groups are not checked.
     """
     unreadable = unreadable or {}
     found: dict[Path, list[Problem]] = defaultdict(list)
@@ -51,7 +55,7 @@ def check_graph(
         for index, dep in enumerate(asset.deps):
             if dep in unreadable:
                 report(asset, (*_deps_path(asset), index), f"dep `{dep}` is defined by {unreadable[dep]}, which has problems")
-            elif dep not in owners:
+            elif dep not in owners and (groups is None or dep.split("/")[0] in groups):
                 hint = did_you_mean(dep, owners)
                 report(asset, (*_deps_path(asset), index), f"unknown dep `{dep}`.{hint or ' No manifest defines it.'}")
 

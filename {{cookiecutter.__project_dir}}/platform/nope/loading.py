@@ -11,7 +11,7 @@ import gc
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +46,17 @@ class _ManifestProblems(Exception):
         self.problems = problems
 
 
-def load_defs(defs_path: Path, target_map: TargetMap, *, allow_keys_outside_group: bool = False) -> LoadedDefs:
+def load_defs(
+    defs_path: Path,
+    target_map: TargetMap,
+    *,
+    allow_keys_outside_group: bool = False,
+    groups: Collection[str] | None = None,
+) -> LoadedDefs:
     """Read every manifest below `defs_path` and check the graph they form together.
 
     `allow_keys_outside_group`: whether a `key:` may name an asset of another group (see
-    `NopeProject.allow_keys_outside_group`).
+    `NopeProject.allow_keys_outside_group`). `groups`: read only these groups (see run_scope.py).
     """
     defs_path = Path(defs_path).absolute()
     if not defs_path.is_dir():
@@ -59,7 +65,7 @@ def load_defs(defs_path: Path, target_map: TargetMap, *, allow_keys_outside_grou
     reader = _ManifestReader(defs_path, target_map, allow_keys_outside_group=allow_keys_outside_group)
     targets: list[NopeInvocationTarget] = []
     broken: dict[Path, list[Problem]] = {}
-    found = find_manifests(defs_path)
+    found = find_manifests(defs_path, groups)
     broken.update(found.broken_folders)
     with _cyclic_gc_paused():
         for manifest_file in found.manifests:
@@ -79,7 +85,7 @@ def load_defs(defs_path: Path, target_map: TargetMap, *, allow_keys_outside_grou
         for path in broken
         if len(path.relative_to(defs_path).parts) > 1
     }
-    graph_problems = check_graph(targets, unreadable)
+    graph_problems = check_graph(targets, unreadable, groups=groups)
     for target in targets:
         own = graph_problems.get(target.manifest_path)
         if own:

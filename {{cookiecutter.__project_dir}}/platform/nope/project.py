@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
+from nope.run_scope import current_scope, pass_to_child_processes
 from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.targets import NopeInvocationTarget, NopeSubprocessInvocationTarget
 
@@ -94,7 +95,7 @@ class NopeProject:
         """
         from nope.asset_building import Publications, build_each, refused_when_resolved
 
-        loaded = cls.load(defs_path)
+        loaded = cls._load_what_this_process_needs(defs_path)
         all_resources = {**cls.default_resources(), **(resources or {})}
         publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
         broken = dict(loaded.broken_manifests)
@@ -119,6 +120,31 @@ class NopeProject:
                 built = {path: asset for path, asset in built.items() if path not in refused}
                 defs = cls._definitions(built, broken | refused, defs_path, all_resources)
         return defs
+
+    @classmethod
+    def _load_what_this_process_needs(cls, defs_path: Path | str) -> LoadedDefs:
+        """Every manifest in a code server; in a run's process, only the manifests the run needs.
+
+        A run worker, a step worker or `dagster asset materialize --select <keys>` reads only
+        the groups holding its assets (run_scope.py says how it knows), so a run's cost does
+        not grow with the number of manifests. When a wanted asset is not found where its key
+        says (a platform that renames keys, or allows keys outside their group) or its manifest
+        is broken, everything is read, as a code server does, and reported as it would be.
+        """
+        scope = current_scope()
+        if scope is None or cls.allow_keys_outside_group:
+            return cls.load(defs_path)
+        loaded = load_defs(Path(defs_path), cls.invocation_target_map(), groups=scope.groups)
+        wanted = [
+            target
+            for target in loaded.targets
+            if target.op_name in scope.op_names or any(asset.key in scope.asset_keys for asset in target.asset_manifests)
+        ]
+        found_keys = {asset.key for target in wanted for asset in target.asset_manifests}
+        if scope.asset_keys - found_keys or scope.op_names - {target.op_name for target in wanted}:
+            return cls.load(defs_path)  # not where its key says, or broken: the whole tree says why
+        pass_to_child_processes(scope)
+        return LoadedDefs(wanted, [], {})
 
     @classmethod
     def _definitions(

@@ -1,18 +1,29 @@
-"""Tell Dagster's run monitoring whether a run's process still lives.
+"""Start each run in a process of its own, and tell run monitoring whether it still lives.
 
-Dagster's default run launcher starts each run in a process of the code server, but cannot
-answer the run monitoring daemon's health check: a run whose process was killed outright
-(`kill -9` of `dagster dev`, the out-of-memory killer, a machine restart) would stay
-"started" forever. Every run process records its pid in an engine event as it starts
-("Started process for run (pid: N)"). `NopeRunLauncher` looks that process up, so with
-`run_monitoring` enabled in `dagster.yaml` the daemon marks the run failed once the process
-is gone. It launches runs exactly as the default launcher does.
+Dagster's default run launcher starts a run inside the code server's process tree, handing
+it the run over a pipe. `NopeRunLauncher` starts it the way Dagster's Docker and Kubernetes
+launchers do, as `dagster api execute_run <args>` (here a local process), which does two things:
+
+- The run's process can tell from its command line which assets the run selected, so it
+  builds only those manifests instead of all of them (run_scope.py): a run's start-up no
+  longer grows with the number of manifests.
+- It answers the run monitoring daemon's health check. Every run process records its pid in
+  an engine event as it starts ("Started process for run (pid: N)"); the launcher looks that
+  process up, so with `run_monitoring` enabled in `dagster.yaml` a run whose process was
+  killed outright (`kill -9` of `dagster dev`, the out-of-memory killer, a machine restart)
+  is marked failed instead of staying "started" forever.
+
+Cancelling a run from the UI sends its process SIGTERM, which Dagster's run worker handles
+as an interruption: its steps stop and the run ends canceled.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -20,13 +31,45 @@ import dagster as dg
 # The run monitoring daemon's contract with run launchers: no public name exports these two.
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus  # no public API: see above
 
+# The arguments of `dagster api execute_run`; Dagster's own Docker and Kubernetes launchers
+# build the run worker's command line from them, and no public API does.
+from dagster._grpc.types import ExecuteRunArgs  # no public API: see above
+
 # How much later than its own "started" record a run process may appear to have started:
 # the record is written after the process starts, and /proc's start time has tick granularity.
 START_TIME_SLACK_SECONDS = 1.0
 
 
 class NopeRunLauncher(dg.DefaultRunLauncher):
-    """Dagster's default run launcher, plus a health check of each run's process."""
+    """Runs each run as `dagster api execute_run` on this machine, with a health check of its process."""
+
+    def launch_run(self, context) -> None:  # a `LaunchRunContext`, which Dagster does not export
+        run = context.dagster_run
+        arguments = ExecuteRunArgs(
+            job_origin=run.job_code_origin,
+            run_id=run.run_id,
+            instance_ref=self._instance.get_ref(),
+            set_exit_code_on_failure=True,
+        )
+        pointer = run.job_code_origin.repository_origin.code_pointer
+        process = subprocess.Popen(
+            arguments.get_command_args(),
+            cwd=getattr(pointer, "working_directory", None) or os.getcwd(),
+            stdin=subprocess.DEVNULL,
+        )
+        # Reap it when it ends, so a finished run leaves no zombie behind in this process.
+        threading.Thread(target=process.wait, name=f"run-{run.run_id[:8]}", daemon=True).start()
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        if not run or run.is_finished:
+            return False
+        self._instance.report_run_canceling(run)
+        recorded = recorded_run_process(self._instance, run_id)
+        if recorded is None or not process_running(*recorded):
+            return False  # not started yet: it sees the cancel as it starts; or already gone
+        os.kill(recorded[0], signal.SIGTERM)
+        return True
 
     @property
     def supports_check_run_worker_health(self) -> bool:
