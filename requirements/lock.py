@@ -7,10 +7,11 @@ The template's environments (`requirements/*.in`) are compiled by `uv pip compil
 `requirements/*.lock`: exact versions with hashes, for every platform and Python 3.11+.
 
 A baked repository's `uv.lock` depends on the answers that add dependencies (its storage, its
-extra targets and its deployment). For each combination of those, this bakes the template, runs `uv lock`
-there, and keeps the result in `{{cookiecutter.__project_dir}}/.locks/<features>.uv.lock`,
-with the project's name left as a placeholder; the post-generation hook picks the one that
-matches a bake's answers and names it after the project, so baking needs no network.
+extra targets and its deployment), keyed on the packages they add. For each combination of those
+features, this bakes the template, runs `uv lock` there, and keeps the result in
+`{{cookiecutter.__project_dir}}/.locks/<features>.uv.lock`, with the project's name left as a
+placeholder; the post-generation hook picks the one that matches a bake's answers and names it
+after the project, so baking needs no network.
 Run it with the `.tools` environment (`make lock` does): it needs Cookiecutter and uv.
 """
 
