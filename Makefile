@@ -10,7 +10,7 @@ BUILD := build
 SLUG := acme-data-platform
 UV := $(TOOLS)/bin/uv
 
-.PHONY: demo bake test test-latest benchmarks lock lock-upgrade chromium screenshots python-version
+.PHONY: demo bake test test-latest benchmarks lock lock-upgrade chromium docker screenshots python-version
 
 ## Stop with one clear line when the Python is too old, before anything is installed.
 python-version:
@@ -39,13 +39,13 @@ demo: bake
 	$(MAKE) -C $(BUILD)/$(SLUG) dev PYTHON=$(PYTHON) UV=$(abspath $(UV))
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
-test: $(BIN)/pytest chromium
+test: $(BIN)/pytest chromium docker
 	$(BIN)/python -m pytest tests
 
 ## The upstream canary (not part of CI): the newest versions the ranges in requirements/test.in
 ## allow, in a throwaway environment, then every test. Run it before `make lock-upgrade`, and on
 ## a schedule, to see a breaking upstream release before users do.
-test-latest: $(TOOLS)/bin/cookiecutter chromium
+test-latest: $(TOOLS)/bin/cookiecutter chromium docker
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BUILD)/latest-venv
 	$(UV) pip install --quiet --upgrade --python $(BUILD)/latest-venv/bin/python -r requirements/test.in
 	$(UV) pip freeze --python $(BUILD)/latest-venv/bin/python > $(BUILD)/latest-versions.txt
@@ -71,6 +71,17 @@ lock-upgrade: $(TOOLS)/bin/cookiecutter
 chromium:
 	@command -v chromium >/dev/null || [ -n "$$NOPE_CHROMIUM" ] || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## Docker, debootstrap and docker-compose, for the Docker tests (tests/test_docker.py): installed
+## when missing and make runs as root (CI), and the daemon started when it does not answer (its log
+## in build/dockerd.log). Elsewhere the Docker tests fail and say what is missing.
+docker:
+	@if [ "$$(id -u)" = 0 ]; then \
+		{ command -v dockerd && command -v debootstrap && command -v docker-compose; } >/dev/null || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap docker-compose >/dev/null; }; \
+		docker info >/dev/null 2>&1 || { mkdir -p $(BUILD) && (nohup dockerd >$(BUILD)/dockerd.log 2>&1 &) && \
+			for _ in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; }; \
+	fi
 
 ## Refresh the README's screenshots of the Dagster UI from the browser test.
 screenshots: $(BIN)/pytest chromium

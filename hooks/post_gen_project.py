@@ -1,6 +1,7 @@
 """Shape the generated repository to the answers; touches nothing outside it.
 
-Removes the optional targets (their loader module, tests and part of `nope.schema.json`)
+Removes the optional targets (their loader module, tests and part of `nope.schema.json`),
+the files of the deployments not chosen (and the container image when nothing runs in a container),
 and the example `defs/` groups (and the tests that exercise them) that were not asked for, and stray
 bytecode caches copied from the template. Dependencies and README sections of optional
 targets are rendered conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
@@ -21,7 +22,14 @@ EXAMPLE_PATHS = ["defs/group_a", "defs/sales", "tests/test_examples.py"]
 TARGET_PATHS = {
     "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py"],
     "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py"],
+    "docker": ["platform/nope/docker_target.py", "tests/test_docker_target.py"],
+    "k8s": ["platform/nope/k8s_target.py", "tests/test_k8s_target.py"],
 }
+DEPLOYMENT_PATHS = {
+    "docker": ["compose.yaml", "deploy/docker", "tests/test_docker_deployment.py"],
+    "kubernetes": ["deploy/helm", "tests/test_kubernetes_deployment.py"],
+}
+IMAGE_PATHS = ["Dockerfile", ".dockerignore"]  # kept when a deployment or a container target runs it
 
 
 def drop_from_schema(target: str) -> None:
@@ -43,6 +51,10 @@ def drop_from_schema(target: str) -> None:
 LOCK_FEATURES = {
     "postgres": ANSWERS["dagster_storage"] == "postgres",
     "uv": ANSWERS["__include_uv"] == "yes",
+    # dagster-docker: the Docker deployment's run launcher, or the `docker` target's Pipes client.
+    "docker": ANSWERS["deployment"] == "docker" or ANSWERS["__include_docker"] == "yes",
+    # dagster-k8s: the Kubernetes deployment (its executor), or the `k8s` target's Pipes client.
+    "k8s": ANSWERS["deployment"] == "kubernetes" or ANSWERS["__include_k8s"] == "yes",
 }
 LOCK_PLACEHOLDER = "nope-project-placeholder"
 
@@ -86,6 +98,15 @@ if __name__ == "__main__":
             for relative in paths:
                 remove(relative)
             drop_from_schema(target)
+    for deployment, paths in DEPLOYMENT_PATHS.items():
+        if ANSWERS["deployment"] != deployment:
+            for relative in paths:
+                remove(relative)
+    if ANSWERS["__include_image"] != "yes":
+        for relative in IMAGE_PATHS:
+            remove(relative)
+    if (ROOT / "deploy").is_dir() and not any((ROOT / "deploy").iterdir()):
+        remove("deploy")
     if ANSWERS["include_examples"] != "yes":
         for relative in EXAMPLE_PATHS:
             remove(relative)

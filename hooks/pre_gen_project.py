@@ -16,19 +16,21 @@ NAMES_TAKEN = {"nope", "platform", "tests", "defs", "test"}
 # Top-level modules of the packages a baked repository installs (its uv.lock): a platform package
 # of the same name would shadow one of them. tests/test_hooks.py fails when a lock brings a new one.
 DEPENDENCY_MODULES = frozenset({
-    "_pytest", "_yaml", "alembic", "annotated_types", "antlr4", "anyio", "attr", "attrs",
-    "backoff", "certifi", "charset_normalizer", "click", "coloredlogs", "dagster",
-    "dagster_graphql", "dagster_pipes", "dagster_postgres", "dagster_shared",
-    "dagster_webserver", "dateutil", "docstring_parser", "dotenv", "filelock", "fsspec",
-    "google", "gql", "graphene", "graphql", "graphql_relay", "grpc", "grpc_health", "h11",
-    "httptools", "humanfriendly", "idna", "iniconfig", "jinja2", "jsonschema",
-    "jsonschema_specifications", "mako", "markdown_it", "markupsafe", "mdurl", "multidict",
-    "packaging", "pathlib_abc", "platformdirs", "pluggy", "propcache", "psycopg2", "py",
-    "pydantic", "pydantic_core", "pygments", "pytest", "pytz", "referencing", "requests",
-    "requests_toolbelt", "rich", "rpds", "six", "sqlalchemy", "starlette", "structlog",
-    "tabulate", "tomli", "tomlkit", "toposort", "tqdm", "typing_extensions",
-    "typing_inspection", "tzdata", "upath", "urllib3", "uv", "uvicorn", "uvloop", "watchdog",
-    "watchfiles", "websockets", "yaml", "yarl",
+    "_cffi_backend", "_pytest", "_yaml", "aiohappyeyeballs", "aiohttp", "aiosignal", "alembic",
+    "annotated_types", "antlr4", "anyio", "attr", "attrs", "backoff", "certifi", "cffi",
+    "charset_normalizer", "click", "coloredlogs", "cryptography", "dagster", "dagster_docker",
+    "dagster_graphql", "dagster_k8s", "dagster_pipes", "dagster_postgres", "dagster_shared",
+    "dagster_webserver", "dateutil", "docker", "docker_image", "docstring_parser", "dotenv",
+    "durationpy", "filelock", "frozenlist", "fsspec", "google", "gql", "graphene", "graphql",
+    "graphql_relay", "grpc", "grpc_health", "h11", "httptools", "humanfriendly", "idna",
+    "iniconfig", "jinja2", "jsonschema", "jsonschema_specifications", "kubernetes", "mako",
+    "markdown_it", "markupsafe", "mdurl", "multidict", "oauthlib", "packaging", "pathlib_abc",
+    "platformdirs", "pluggy", "propcache", "psycopg2", "py", "pyasn1", "pyasn1_modules",
+    "pycparser", "pydantic", "pydantic_core", "pygments", "pytest", "pytz", "referencing", "regex",
+    "requests", "requests_oauthlib", "requests_toolbelt", "rich", "rpds", "six", "sqlalchemy",
+    "starlette", "structlog", "tabulate", "tomli", "tomlkit", "toposort", "tqdm",
+    "typing_extensions", "typing_inspection", "tzdata", "upath", "urllib3", "uv", "uvicorn",
+    "uvloop", "watchdog", "watchfiles", "websocket", "websockets", "yaml", "yarl",
 })
 # A copy of OWNER_PATTERN in platform/nope/models.py (the repository does not exist yet); keep them equal.
 OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,7})$")
@@ -36,8 +38,11 @@ KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]+)?(/[A-Za-z0-9._~\-]+)+/?$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")
 SLUG = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?$")
-EXTRA_TARGETS = ("uv", "modal")  # `subprocess` always ships
+EXTRA_TARGETS = ("uv", "modal", "docker", "k8s")  # `subprocess` always ships
 STORAGES = ("sqlite", "postgres")  # the Dagster instance storage the generated repo is set up for
+# Where Dagster runs in production. Containers on several machines share one run history, and
+# SQLite files cannot be shared between containers: docker and kubernetes need PostgreSQL.
+DEPLOYMENTS = ("local", "docker", "kubernetes")
 
 
 # Longer answers make paths and names no file system or reader copes with.
@@ -95,6 +100,13 @@ def problems(answers: dict) -> list[str]:
             found.append(f"extra_targets: `{target}` is not a target this template ships; choose from {choices} or `none`")
     if answers["dagster_storage"] not in STORAGES:
         found.append(f"dagster_storage: `{answers['dagster_storage']}` must be `sqlite` or `postgres`")
+    if answers["deployment"] not in DEPLOYMENTS:
+        found.append(f"deployment: `{answers['deployment']}` must be `local`, `docker` or `kubernetes`")
+    elif answers["deployment"] != "local" and answers["dagster_storage"] != "postgres":
+        found.append(
+            f"deployment: `{answers['deployment']}` needs `dagster_storage=postgres` (its containers share one "
+            f"run history, which SQLite files cannot hold); answer `postgres`, or `deployment=local`"
+        )
     url = answers["repository_url"].strip()
     if url and not REPOSITORY_URL.match(url):
         found.append(f"repository_url: `{url}` must be an https:// address such as https://github.com/acme/data-platform, or empty")

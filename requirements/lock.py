@@ -6,11 +6,12 @@
 The template's environments (`requirements/*.in`) are compiled by `uv pip compile` into
 `requirements/*.lock`: exact versions with hashes, for every platform and Python 3.11+.
 
-A baked repository's `uv.lock` depends on the answers that add dependencies (its storage and
-its extra targets). For each combination of those, this bakes the template, runs `uv lock`
-there, and keeps the result in `{{cookiecutter.__project_dir}}/.locks/<features>.uv.lock`,
-with the project's name left as a placeholder; the post-generation hook picks the one that
-matches a bake's answers and names it after the project, so baking needs no network.
+A baked repository's `uv.lock` depends on the answers that add dependencies (its storage, its
+extra targets and its deployment), keyed on the packages they add. For each combination of those
+features, this bakes the template, runs `uv lock` there, and keeps the result in
+`{{cookiecutter.__project_dir}}/.locks/<features>.uv.lock`, with the project's name left as a
+placeholder; the post-generation hook picks the one that matches a bake's answers and names it
+after the project, so baking needs no network.
 Run it with the `.tools` environment (`make lock` does): it needs Cookiecutter and uv.
 """
 
@@ -39,6 +40,10 @@ UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 FEATURES = {
     "postgres": {"dagster_storage": "postgres"},
     "uv": {"extra_targets": "uv"},
+    # Keyed on the package, not the answer: deployment=docker and the `docker` target both add
+    # dagster-docker, so one lock serves both; the same for kubernetes / `k8s` and dagster-k8s.
+    "docker": {"extra_targets": "docker"},
+    "k8s": {"extra_targets": "k8s"},
 }
 
 UV_COMPILE = [

@@ -19,36 +19,54 @@ UNRENDERED = re.compile(r"\{\{\s*cookiecutter\.|\{%-?\s*(if|for|raw)\b")
 TARGET_FILES = {
     "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py"],
     "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py"],
+    "docker": ["platform/nope/docker_target.py", "tests/test_docker_target.py"],
+    "k8s": ["platform/nope/k8s_target.py", "tests/test_k8s_target.py"],
+}
+DEPLOYMENT_FILES = {
+    "docker": ["compose.yaml", "deploy/docker/dagster.yaml"],
+    "kubernetes": ["deploy/helm/values.yaml"],
 }
 TARGET_CHOICES = {"subprocess-only": "none", "uv": "uv", "modal": "modal", "uv-and-modal": "uv, modal"}
 COMBINATIONS = [
-    pytest.param(examples, targets, id=f"{'examples' if examples == 'yes' else 'no-examples'}-{name}")
+    pytest.param(examples, targets, "local", id=f"{'examples' if examples == 'yes' else 'no-examples'}-{name}")
     for examples, (name, targets) in itertools.product(["yes", "no"], TARGET_CHOICES.items())
+] + [
+    # The container deployments and targets: two more baked suites, not a product with the above.
+    pytest.param("yes", "uv, modal, docker, k8s", "kubernetes", id="examples-all-targets-kubernetes"),
+    pytest.param("no", "docker", "docker", id="no-examples-docker-target-docker"),
 ]
 
 
-@pytest.mark.parametrize(("include_examples", "extra_targets"), COMBINATIONS)
+@pytest.mark.parametrize(("include_examples", "extra_targets", "deployment"), COMBINATIONS)
 def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
-    tmp_path: Path, include_examples: str, extra_targets: str
+    tmp_path: Path, include_examples: str, extra_targets: str, deployment: str
 ):
-    repo = bake(tmp_path, include_examples=include_examples, extra_targets=extra_targets)
-    chosen = {name for name in TARGET_FILES if name in extra_targets}
+    storage = "sqlite" if deployment == "local" else "postgres"
+    repo = bake(tmp_path, include_examples=include_examples, extra_targets=extra_targets, deployment=deployment, dagster_storage=storage)
+    chosen = {name for name in TARGET_FILES if name in extra_targets.replace(" ", "").split(",")}
 
     for name, files in TARGET_FILES.items():
         for relative in files:
             assert (repo / relative).is_file() == (name in chosen), relative
+    for name, files in DEPLOYMENT_FILES.items():
+        for relative in files:
+            assert (repo / relative).is_file() == (name == deployment), relative
+    assert (repo / "Dockerfile").is_file() == (deployment != "local" or bool(chosen & {"docker", "k8s"}))
     project = (repo / "platform/acme_platform/project.py").read_text()
-    for name in ["uv", "modal"]:
+    for name in TARGET_FILES:
         assert (f'"{name}": Acme' in project) == (name in chosen), name
     assert ('"uv>=' in (repo / "pyproject.toml").read_text()) == ("uv" in chosen)
     readme = (repo / "README.md").read_text()
-    assert ("`target: uv`" in readme) == ("uv" in chosen)
-    assert ("`target: modal`" in readme) == ("modal" in chosen)
+    for name in TARGET_FILES:
+        assert (f"`target: {name}`" in readme) == (name in chosen), name
+    assert ("### Production" in readme) == (deployment != "local")
     assert (repo / "defs/group_a").is_dir() == (include_examples == "yes")
     leftovers = [
         str(path)
         for path in repo.rglob("*")
-        if path.is_file() and path.suffix in {".py", ".md", ".toml", ".yaml"} and UNRENDERED.search(path.read_text())
+        if path.is_file()
+        and path.suffix in {".py", ".md", ".toml", ".yaml", ""}
+        and UNRENDERED.search(path.read_text(errors="replace"))
     ]
     assert leftovers == []
 
@@ -62,7 +80,7 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     [
         pytest.param(
             {"extra_targets": "uv, spark"},
-            "extra_targets: `spark` is not a target this template ships; choose from `uv`, `modal` or `none`",
+            "extra_targets: `spark` is not a target this template ships; choose from `uv`, `modal`, `docker`, `k8s` or `none`",
             id="unknown-target",
         ),
         pytest.param({"include_examples": "maybe"}, "include_examples: `maybe` must be `yes` or `no`", id="examples-not-yes-no"),

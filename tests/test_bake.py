@@ -111,6 +111,9 @@ def test_without_examples_the_repo_has_an_empty_defs_folder_and_no_example_tests
         ({"project_slug": "a" * 300}, "project_slug: `" + "a" * 57 + "...` is 300 characters long; at most 100"),
         ({"project_slug": "data/platform"}, "project_slug: `data/platform` must start and end with a letter or digit"),
         ({"project_slug": "../escaped"}, "project_slug: `../escaped` must start and end with a letter or digit"),
+        ({"deployment": "kubernetes"}, "deployment: `kubernetes` needs `dagster_storage=postgres`"),
+        ({"deployment": "docker", "dagster_storage": "sqlite"}, "deployment: `docker` needs `dagster_storage=postgres`"),
+        ({"deployment": "swarm", "dagster_storage": "postgres"}, "deployment: `swarm` must be `local`, `docker` or `kubernetes`"),
     ],
 )
 def test_bad_answers_stop_in_the_hook_and_leave_nothing_behind(tmp_path: Path, answers: dict, message: str):
@@ -137,8 +140,9 @@ def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Pat
     template = {
         line.split("==")[0]: line.strip()
         for line in (TEMPLATE / "requirements/test.in").read_text().splitlines()
-        if "==" in line and line.startswith("dagster") and not line.startswith("dagster-postgres")
-    }  # dagster-postgres is pinned only in repos that chose it (tests/test_postgres.py)
+        if "==" in line and line.startswith("dagster")
+        and not line.startswith(("dagster-postgres", "dagster-docker", "dagster-k8s"))
+    }  # pinned only in repos that chose them (tests/test_postgres.py, tests/test_deployments.py)
     assert baked == template
     assert {"dagster", "dagster-pipes", "dagster-webserver"} <= set(baked)
 

@@ -96,16 +96,18 @@ def test_the_test_environment_is_the_locked_one():
         assert importlib.metadata.version(name) == version, name
 
 
+FEATURE_PACKAGES = {"postgres": "dagster-postgres", "uv": "uv", "docker": "dagster-docker", "k8s": "dagster-k8s"}
 COMBINATIONS = [
     pytest.param(features, id=load_lock_script().lock_key(features))
-    for features in [(), ("postgres",), ("uv",), ("postgres", "uv")]
+    for n in range(len(FEATURE_PACKAGES) + 1)
+    for features in itertools.combinations(sorted(FEATURE_PACKAGES), n)
 ]
 
 
 def test_the_hook_and_the_lock_script_name_the_same_features():
     hook = (TEMPLATE / "hooks/post_gen_project.py").read_text()
     in_hook = set(re.findall(r'^    "([a-z0-9_]+)": ANSWERS\[', hook, re.MULTILINE))
-    assert in_hook == set(load_lock_script().FEATURES)
+    assert in_hook == set(load_lock_script().FEATURES) == set(FEATURE_PACKAGES)
     assert {param.values[0] for param in COMBINATIONS} == {
         features
         for n in range(len(in_hook) + 1)
@@ -118,9 +120,9 @@ def test_each_bake_ships_the_lock_of_its_answers(tmp_path: Path, features: tuple
     repo = bake(tmp_path / "bake", **load_lock_script().answers_for(features) | {"project_slug": "zeta.Data_platform"})
     assert not (repo / ".locks").exists()
     packages = uv_lock_packages(repo)
-    assert ("dagster-postgres" in packages) == ("postgres" in features)
+    for feature, package in FEATURE_PACKAGES.items():
+        assert (package in packages) == (feature in features), package
     assert ("psycopg2-binary" in packages) == ("postgres" in features)  # a transitive package
-    assert ("uv" in packages) == ("uv" in features)
     assert packages["zeta-data-platform"]["source"] == {"editable": "."}
     # Exact versions, and a hash for every file uv may install.
     for name, package in packages.items():

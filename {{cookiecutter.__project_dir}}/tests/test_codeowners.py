@@ -7,6 +7,8 @@ from conftest import REPO_ROOT
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
 
 PROTECTED = ["/platform/", "/pyproject.toml", "/*.lock", "/.github/", "/Makefile", "/dagster.yaml"]
+# How the platform is built and deployed, where this repository has it.
+PROTECTED += [path for path in ("/Dockerfile", "/compose.yaml", "/deploy/") if (REPO_ROOT / path.strip("/")).exists()]
 
 
 def owned_paths() -> dict[str, list[str]]:

@@ -1,12 +1,14 @@
-"""Clean the raw order export: drop refunds (negative amounts), write data/sales/orders.csv."""
+"""Clean the raw order export: drop refunds (negative amounts), write sales/orders.csv."""
 
 import csv
+import os
 from pathlib import Path
 
 from dagster_pipes import open_dagster_pipes
 
 SOURCE = Path(__file__).with_name("sample_orders.csv")
-OUTPUT = Path("data/sales/orders.csv")  # scripts run from the repository root
+# Where the platform keeps data every step can reach (on a laptop: data/ in the repository).
+OUTPUT = Path(os.environ.get("NOPE_DATA_LOCATION", "data")) / "sales" / "orders.csv"
 
 
 def main(pipes) -> None:

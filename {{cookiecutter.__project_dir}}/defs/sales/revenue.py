@@ -1,14 +1,17 @@
 """Aggregate the cleaned orders into revenue per day and per customer."""
 
 import csv
+import os
 from collections import defaultdict
 from pathlib import Path
 
 from dagster_pipes import open_dagster_pipes
 
-ORDERS = Path("data/sales/orders.csv")
-DAILY = Path("data/sales/daily_revenue.csv")
-CUSTOMERS = Path("data/sales/customer_revenue.csv")
+# Written by sales/orders, maybe on another machine: both use the platform's data location.
+SALES = Path(os.environ.get("NOPE_DATA_LOCATION", "data")) / "sales"
+ORDERS = SALES / "orders.csv"
+DAILY = SALES / "daily_revenue.csv"
+CUSTOMERS = SALES / "customer_revenue.csv"
 
 
 def write_totals(path: Path, header: list[str], totals: dict[str, float]) -> None:

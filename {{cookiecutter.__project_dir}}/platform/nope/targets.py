@@ -30,6 +30,17 @@ if TYPE_CHECKING:
     from nope.deploying import DeployContext
 
 
+DATA_LOCATION_VARIABLE = "NOPE_DATA_LOCATION"
+"""The variable scripts read their data location from (`data_location` of their target)."""
+
+
+def resolved_data_location(location: str, repo_root: Path) -> str:
+    """A URL (`s3://...`) or absolute path as given; a relative path from the repository root."""
+    if "://" in location or Path(location).is_absolute():
+        return location
+    return str(repo_root / location)
+
+
 class NopeInvocationTarget:
     """Base of every target. Subclass it and define `invoke` to run scripts your own way."""
 
@@ -142,6 +153,14 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     env_references: ClassVar[tuple[str, ...]] = ()
     """Variables a manifest's `env:` may copy with `${VAR}` (names or patterns): none by default."""
 
+    data_location: ClassVar[str | None] = None
+    """Where scripts keep data that other steps read, given to each script as `NOPE_DATA_LOCATION`.
+
+    Steps may run on different machines (a container or pod per run or per step), so a path
+    relative to a script means nothing to the next step: this is one place every step reaches (a
+    shared volume, or an object-storage URL such as `s3://bucket/prefix` for scripts that speak
+    it). A relative path is taken from the repository root. None: the variable is not set."""
+
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
         return tuple(cls.interpreters)
@@ -153,11 +172,13 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
 
     def environment(self, context: dg.AssetExecutionContext) -> dict[str, str]:
         """The script's whole environment: the platform variables passed through, the manifest's
-        `env` (with `${VAR}` filled from the allowed variables), and the partition being run
+        `env` (with `${VAR}` filled from the allowed variables), the data location, and the partition being run
         (`NOPE_PARTITION_KEY`, or `NOPE_PARTITION_KEY_RANGE_START`/`_END`) for scripts that do
         not speak Pipes. The Pipes variables are added by the client."""
         env = passed_through(os.environ, (*self.passed_through_environment, *self.target_environment))
         env.update(self.manifest_environment())
+        if self.data_location is not None:
+            env[DATA_LOCATION_VARIABLE] = resolved_data_location(self.data_location, self.repo_root)
         if context.has_partition_key:
             env["NOPE_PARTITION_KEY"] = context.partition_key
         if context.has_partition_key or context.has_partition_key_range:

@@ -8,7 +8,7 @@ what the manifest file says. The default owners and kind tag come from `settings
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, {% if cookiecutter.__include_docker == "yes" or cookiecutter.__include_k8s == "yes" %}Any, {% endif %}ClassVar
 
 from nope import (
     MINIMAL_ENVIRONMENT,
@@ -18,20 +18,40 @@ from nope import (
     NopeProject,
     NopeSubprocessInvocationTarget,
 )
+{%- if cookiecutter.__include_docker == "yes" %}
+from nope.docker_target import NopeDockerInvocationTarget
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+from nope.k8s_target import NopeK8sInvocationTarget
+{%- endif %}
 {%- if cookiecutter.__include_modal == "yes" %}
 from nope.modal_target import NopeModalInvocationTarget
+{%- endif %}
+{%- if cookiecutter.__include_docker == "yes" or cookiecutter.__include_k8s == "yes" %}
+from nope.script_environment import CONTAINER_ENVIRONMENT
 {%- endif %}
 {%- if cookiecutter.__include_uv == "yes" %}
 from nope.uv_target import NopeUvInvocationTarget
 {%- endif %}
 
 from {{ cookiecutter.platform_package }}.settings import (
+    DATA_LOCATION,
     DEFAULT_KIND,
     DEFAULT_OWNERS,
     REPOSITORY_BRANCH,
     REPOSITORY_URL,
     SCRIPT_ENV_PASSTHROUGH,
     SCRIPT_ENV_REFERENCES,
+{%- if cookiecutter.__include_docker == "yes" %}
+    DOCKER_DATA_VOLUME,
+    DOCKER_IMAGE,
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+    K8S_DATA_VOLUME_CLAIM,
+    K8S_IMAGE,
+    K8S_NAMESPACE,
+    K8S_RESOURCES,
+{%- endif %}
 )
 
 if TYPE_CHECKING:
@@ -65,6 +85,7 @@ class {{ company }}SubprocessInvocationTarget(NopeSubprocessInvocationTarget):
     AssetManifest = {{ company }}AssetManifest
     passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
+    data_location = DATA_LOCATION
 {%- if cookiecutter.__include_uv == "yes" %}
 
 
@@ -75,6 +96,7 @@ class {{ company }}UvInvocationTarget(NopeUvInvocationTarget):
     AssetManifest = {{ company }}AssetManifest
     passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
+    data_location = DATA_LOCATION
 {%- endif %}
 {%- if cookiecutter.__include_modal == "yes" %}
 
@@ -88,6 +110,41 @@ class {{ company }}ModalInvocationTarget(NopeModalInvocationTarget):
     AssetManifest = {{ company }}AssetManifest
     passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
+    data_location = DATA_LOCATION
+{%- endif %}
+{%- if cookiecutter.__include_docker == "yes" %}
+
+
+class {{ company }}DockerInvocationTarget(NopeDockerInvocationTarget):
+    """`target: docker`: the script runs in a container of its own (this repository's image by default)."""
+
+    class InvocationTargetManifest(NopeDockerInvocationTarget.InvocationTargetManifest, {{ company }}InvocationTargetManifest):
+        kind = "docker"
+
+    AssetManifest = {{ company }}AssetManifest
+    passed_through_environment = (*CONTAINER_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
+    env_references = tuple(SCRIPT_ENV_REFERENCES)
+    data_location = DATA_LOCATION
+    image = DOCKER_IMAGE
+    data_volume = DOCKER_DATA_VOLUME
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+
+
+class {{ company }}K8sInvocationTarget(NopeK8sInvocationTarget):
+    """`target: k8s`: the script runs in a Kubernetes pod of its own (this repository's image by default)."""
+
+    class InvocationTargetManifest(NopeK8sInvocationTarget.InvocationTargetManifest, {{ company }}InvocationTargetManifest):
+        kind = "kubernetes"
+
+    AssetManifest = {{ company }}AssetManifest
+    passed_through_environment = (*CONTAINER_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
+    env_references = tuple(SCRIPT_ENV_REFERENCES)
+    data_location = DATA_LOCATION
+    image = K8S_IMAGE
+    namespace = K8S_NAMESPACE
+    resources = K8S_RESOURCES
+    data_volume_claim = K8S_DATA_VOLUME_CLAIM
 {%- endif %}
 
 
@@ -104,7 +161,35 @@ class {{ cookiecutter.__project_class }}(NopeProject):
 {%- if cookiecutter.__include_modal == "yes" %}
             "modal": {{ company }}ModalInvocationTarget,
 {%- endif %}
+{%- if cookiecutter.__include_docker == "yes" %}
+            "docker": {{ company }}DockerInvocationTarget,
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+            "k8s": {{ company }}K8sInvocationTarget,
+{%- endif %}
         }
+{%- if cookiecutter.__include_docker == "yes" or cookiecutter.__include_k8s == "yes" %}
+
+    @classmethod
+    def default_resources(cls) -> dict[str, Any]:
+        """The subprocess client, plus the Pipes clients of the container targets."""
+{%- if cookiecutter.__include_docker == "yes" %}
+        from dagster_docker import PipesDockerClient
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+        from dagster_k8s import PipesK8sClient
+{%- endif %}
+
+        return {
+            **super().default_resources(),
+{%- if cookiecutter.__include_docker == "yes" %}
+            "docker_client": PipesDockerClient(),
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+            "k8s_client": PipesK8sClient(),
+{%- endif %}
+        }
+{%- endif %}
 
     @classmethod
     def partitions(cls) -> dict[str, dg.PartitionsDefinition]:

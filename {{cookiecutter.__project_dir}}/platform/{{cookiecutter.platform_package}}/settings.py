@@ -3,6 +3,8 @@
 Edit them here; `project.py` reads them. (Rendered with `tojson`, so any text is safe.)
 """
 
+import os
+
 DEFAULT_OWNERS: list[str] = {{ cookiecutter.default_owners.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
 """Owners of every asset whose manifest names none."""
 
@@ -23,3 +25,34 @@ listed (cloud keys, database passwords) stays with the platform."""
 SCRIPT_ENV_REFERENCES: list[str] = []
 """Platform variables a manifest's `env:` may copy with `${VAR}` (names or patterns). Empty: none,
 so a pull request cannot hand itself `${AWS_SECRET_ACCESS_KEY}`."""
+
+DATA_LOCATION: str = os.environ.get("NOPE_DATA_LOCATION", "data")
+"""Where scripts keep data that other steps read; every script gets it as `NOPE_DATA_LOCATION`.
+`data` (under this repository) on one machine; where every machine that runs steps reaches it in
+production: {% if cookiecutter.deployment == "docker" %}compose.yaml sets `/opt/dagster/data`, a volume shared by every run container{% elif cookiecutter.deployment == "kubernetes" %}deploy/helm/values.yaml sets `/opt/dagster/data`, a volume claim mounted in every run pod{% else %}a shared volume, or an object-storage URL (`s3://bucket/prefix`){% endif %}.
+The environment variable, where Dagster runs, overrides the value here."""
+{%- if cookiecutter.__include_docker == "yes" %}
+
+DOCKER_IMAGE: str | None = os.environ.get("NOPE_DOCKER_IMAGE") or os.environ.get("DAGSTER_CURRENT_IMAGE")
+"""The image `target: docker` scripts run in unless their manifest names one: by default this
+repository's own image (which holds every script under defs/), as the code location reports it."""
+
+DOCKER_DATA_VOLUME: str | None = os.environ.get("NOPE_DOCKER_DATA_VOLUME")
+"""The Docker volume holding DATA_LOCATION, mounted there in each `target: docker` container. None:
+DATA_LOCATION is a folder of the Docker host, mounted at the same path."""
+{%- endif %}
+{%- if cookiecutter.__include_k8s == "yes" %}
+
+K8S_IMAGE: str | None = os.environ.get("NOPE_K8S_IMAGE") or os.environ.get("DAGSTER_CURRENT_IMAGE")
+"""The image `target: k8s` pods run unless their manifest names one: this repository's own by default."""
+
+K8S_NAMESPACE: str = os.environ.get("NOPE_K8S_NAMESPACE", "dagster")
+"""The namespace `target: k8s` pods run in unless their manifest names one."""
+
+K8S_RESOURCES: dict[str, dict[str, str]] = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+"""CPU and memory of each `target: k8s` pod unless its manifest sets `resources:`."""
+
+K8S_DATA_VOLUME_CLAIM: str | None = os.environ.get("NOPE_K8S_DATA_VOLUME_CLAIM")
+"""The PersistentVolumeClaim holding DATA_LOCATION, mounted there in each `target: k8s` pod. None:
+no volume is mounted (DATA_LOCATION is then an object-storage URL the scripts write to)."""
+{%- endif %}

@@ -1,0 +1,276 @@
+"""`deployment=docker|kubernetes`: the image, compose, the instances' launchers and the Helm values,
+checked without a cluster (tests/test_docker.py runs the Docker deployment for real).
+
+No Kubernetes runs here. What can be checked statically is: the Job dagster-k8s builds for a run
+from these values, and the pod the `k8s` target submits, against Kubernetes' own schemas
+(kubernetes-validate); and every key of values.yaml against the key paths of the chart's
+values.schema.json. The chart's files are not copied into the project: the paths are listed below.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import dagster as dg
+import kubernetes
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import TEMPLATE, bake
+from dagster_dev import ENV_BIN
+
+KUBERNETES_VERSION = "1.33.0"  # a version kubernetes-validate ships schemas for; Jobs and Pods are stable v1
+
+# Key paths of Dagster's Helm chart values (helm/dagster/values.schema.json of dagster-io/dagster,
+# stored version bdb8547fab497826eeec292bc160b549a0a329ef), limited to the parts values.yaml sets.
+# `[]` is an item of a list. OPEN paths hold Kubernetes objects or free-form maps the chart passes
+# through: their insides are checked by kubernetes-validate on the Job below, not here.
+CHART_KEY_PATHS = {
+    "global", "global.postgresqlSecretName", "global.dagsterHome", "global.serviceAccountName",
+    "generatePostgresqlPasswordSecret",
+    "postgresql", "postgresql.enabled", "postgresql.postgresqlHost", "postgresql.postgresqlUsername",
+    "postgresql.postgresqlPassword", "postgresql.postgresqlDatabase", "postgresql.postgresqlScheme",
+    "postgresql.service", "postgresql.service.port",
+    "dagster-user-deployments", "dagster-user-deployments.enabled", "dagster-user-deployments.enableSubchart",
+    "dagster-user-deployments.deployments", "dagster-user-deployments.deployments[]",
+    "dagster-user-deployments.deployments[].name", "dagster-user-deployments.deployments[].image",
+    "dagster-user-deployments.deployments[].image.repository", "dagster-user-deployments.deployments[].image.tag",
+    "dagster-user-deployments.deployments[].image.pullPolicy", "dagster-user-deployments.deployments[].codeServerArgs",
+    "dagster-user-deployments.deployments[].dagsterApiGrpcArgs", "dagster-user-deployments.deployments[].port",
+    "dagster-user-deployments.deployments[].includeConfigInLaunchedRuns",
+    "dagster-user-deployments.deployments[].includeConfigInLaunchedRuns.enabled",
+    "runLauncher", "runLauncher.type", "runLauncher.config", "runLauncher.config.k8sRunLauncher",
+    "runLauncher.config.k8sRunLauncher.imagePullPolicy", "runLauncher.config.k8sRunLauncher.envVars",
+    "runLauncher.config.k8sRunLauncher.jobNamespace",
+    "dagsterDaemon", "telemetry", "telemetry.enabled", "computeLogManager", "computeLogManager.type",
+}  # fmt: skip
+OPEN_KEY_PATHS = {
+    "postgresql.postgresqlParams",
+    "dagster-user-deployments.deployments[].env",
+    "dagster-user-deployments.deployments[].resources",
+    "runLauncher.config.k8sRunLauncher.volumes",
+    "runLauncher.config.k8sRunLauncher.volumeMounts",
+    "runLauncher.config.k8sRunLauncher.resources",
+    "dagsterDaemon.runMonitoring",
+    "computeLogManager.config",
+}
+PULL_POLICIES = {"Always", "IfNotPresent", "Never"}
+RUN_LAUNCHER_TYPES = {"CeleryK8sRunLauncher", "K8sRunLauncher", "CustomRunLauncher"}
+
+DEPLOYMENT_FILES = {
+    "docker": ["Dockerfile", ".dockerignore", "compose.yaml", "deploy/docker/dagster.yaml", "deploy/docker/workspace.yaml"],
+    "kubernetes": ["Dockerfile", ".dockerignore", "deploy/helm/values.yaml"],
+}
+
+
+@pytest.fixture(scope="module")
+def docker_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("docker"), deployment="docker", dagster_storage="postgres")
+
+
+@pytest.fixture(scope="module")
+def kubernetes_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("kubernetes"), deployment="kubernetes", dagster_storage="postgres", extra_targets="k8s")
+
+
+def dependencies(repo: Path) -> str:
+    return " ".join(tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
+def test_local_leaves_no_image_deployment_or_dependency_behind(default_repo: Path):
+    for files in DEPLOYMENT_FILES.values():
+        for relative in files:
+            assert not (default_repo / relative).exists(), relative
+    assert not (default_repo / "deploy").exists()
+    assert "dagster-docker" not in dependencies(default_repo) and "dagster-k8s" not in dependencies(default_repo)
+    settings = yaml.safe_load((default_repo / "dagster.yaml").read_text())
+    assert settings["run_launcher"]["class"] == "NopeRunLauncher"
+    readme = (default_repo / "README.md").read_text()
+    assert "docker compose" not in readme and "helm upgrade" not in readme
+
+
+@pytest.mark.parametrize("deployment", ["docker", "kubernetes"])
+def test_each_deployment_ships_only_its_own_files(tmp_path: Path, deployment: str):
+    repo = bake(tmp_path, deployment=deployment, dagster_storage="postgres", extra_targets="none")
+    other = "kubernetes" if deployment == "docker" else "docker"
+    for relative in DEPLOYMENT_FILES[deployment]:
+        assert (repo / relative).is_file(), relative
+    for relative in set(DEPLOYMENT_FILES[other]) - set(DEPLOYMENT_FILES[deployment]):
+        assert not (repo / relative).exists(), relative
+    wanted, unwanted = ("dagster-docker", "dagster-k8s") if deployment == "docker" else ("dagster-k8s", "dagster-docker")
+    assert f"{wanted}==" in dependencies(repo) and unwanted not in dependencies(repo)
+    assert wanted in {package["name"] for package in tomllib.loads((repo / "uv.lock").read_text())["package"]}
+    readme = (repo / "README.md").read_text()
+    assert ("docker compose up" in readme) == (deployment == "docker")
+    assert ("helm upgrade --install" in readme) == (deployment == "kubernetes")
+
+
+def test_the_dockerfile_lints_clean_and_runs_the_code_server_unprivileged(docker_repo: Path):
+    lint = subprocess.run([str(ENV_BIN / "hadolint"), "Dockerfile"], cwd=docker_repo, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    dockerfile = (docker_repo / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=python:3.11." in dockerfile  # pinned, the locks' Python minor version
+    assert f"FROM ${{BASE_IMAGE}}" in dockerfile
+    assert "--require-hashes -r tools.lock" in dockerfile and "sync --locked --no-dev" in dockerfile
+    assert "NOPE_LENIENT=1" in dockerfile
+    [user] = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert not user.startswith(("0", "root")), user
+    assert '"dagster", "code-server", "start"' in dockerfile and '"definitions.py"' in dockerfile
+    ignored = (docker_repo / ".dockerignore").read_text().split()
+    assert {".venv", ".dagster_home", "data", ".git"} <= set(ignored)
+
+
+def test_compose_runs_postgres_the_code_location_the_webserver_and_the_daemon(docker_repo: Path):
+    compose = yaml.safe_load((docker_repo / "compose.yaml").read_text())
+    assert set(compose["services"]) == {"postgres", "code_location", "webserver", "daemon"}
+    code_location = compose["services"]["code_location"]
+    assert code_location["environment"]["DAGSTER_CURRENT_IMAGE"] == code_location["image"]
+    for service in ("webserver", "daemon"):
+        assert compose["services"][service]["image"] == code_location["image"]
+        assert "/var/run/docker.sock:/var/run/docker.sock" in compose["services"][service]["volumes"]
+    network = compose["networks"]["dagster"]["name"]
+    instance = yaml.safe_load((docker_repo / "deploy/docker/dagster.yaml").read_text())
+    assert instance["run_launcher"]["config"]["network"] == network
+    data_volume = compose["volumes"]["data"]["name"]
+    assert f"{data_volume}:/opt/dagster/data" in instance["run_launcher"]["config"]["container_kwargs"]["volumes"]
+    workspace = yaml.safe_load((docker_repo / "deploy/docker/workspace.yaml").read_text())
+    assert workspace["load_from"][0]["grpc_server"]["host"] == "code_location"
+
+
+def test_the_docker_instance_launches_each_run_in_a_container_and_monitors_it(docker_repo: Path):
+    from dagster_docker import DockerRunLauncher
+
+    instance_settings = yaml.safe_load((docker_repo / "deploy/docker/dagster.yaml").read_text())
+    assert "NopeRunLauncher" not in (docker_repo / "deploy/docker/dagster.yaml").read_text()
+    overrides = {key: instance_settings[key] for key in ("run_launcher", "run_monitoring", "run_coordinator")}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert isinstance(instance.run_launcher, DockerRunLauncher)
+        assert instance.run_launcher.supports_check_run_worker_health  # the launcher's own health check
+        assert instance.run_monitoring_enabled
+    # The laptop's instance (`make dev`) keeps the platform's launcher.
+    assert yaml.safe_load((docker_repo / "dagster.yaml").read_text())["run_launcher"]["class"] == "NopeRunLauncher"
+
+
+def key_paths(value: object, prefix: str = "") -> list[str]:
+    """Every key path of a values document, not descending into OPEN_KEY_PATHS."""
+    paths = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            path = f"{prefix}.{key}" if prefix else key
+            paths.append(path)
+            if path not in OPEN_KEY_PATHS:
+                paths += key_paths(inner, path)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                paths += key_paths(item, f"{prefix}[]")
+    return paths
+
+
+def test_helm_values_use_only_the_charts_keys(kubernetes_repo: Path):
+    values = yaml.safe_load((kubernetes_repo / "deploy/helm/values.yaml").read_text())
+    unknown = [path for path in key_paths(values) if path not in CHART_KEY_PATHS | OPEN_KEY_PATHS]
+    assert unknown == []
+    assert values["runLauncher"]["type"] in RUN_LAUNCHER_TYPES and values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert values["postgresql"]["enabled"] is False
+    assert values["postgresql"]["postgresqlHost"] and values["postgresql"]["postgresqlDatabase"]
+    assert values["global"]["postgresqlSecretName"] and values["generatePostgresqlPasswordSecret"] is False
+    assert "postgresqlPassword" not in values["postgresql"]  # the secret holds it, never this file
+    assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    assert values["dagster-user-deployments"]["enabled"] is True
+    assert deployment["image"]["pullPolicy"] in PULL_POLICIES
+    assert deployment["codeServerArgs"][:2] == ["--python-file", "definitions.py"]
+    assert deployment["env"]["NOPE_LENIENT"] == "1"
+
+
+def validated(resource: object) -> dict:
+    """A kubernetes client object as the API server receives it, after Kubernetes' schema accepted it."""
+    body = kubernetes.client.ApiClient().sanitize_for_serialization(resource)
+    kubernetes_validate.validate(body, KUBERNETES_VERSION, strict=True)
+    return body
+
+
+def test_the_run_job_dagster_k8s_builds_from_the_values_is_valid_kubernetes(kubernetes_repo: Path):
+    from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job
+
+    values = yaml.safe_load((kubernetes_repo / "deploy/helm/values.yaml").read_text())
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    job_config = DagsterK8sJobConfig(
+        job_image=f"{deployment['image']['repository']}:{deployment['image']['tag']}",
+        dagster_home="/opt/dagster/dagster_home",
+        image_pull_policy=launcher["imagePullPolicy"],
+        instance_config_map="dagster-instance",
+        postgres_password_secret=values["global"]["postgresqlSecretName"],
+        # includeConfigInLaunchedRuns: the run gets the code location's environment too.
+        env_vars=[*launcher["envVars"], *(f"{name}={value}" for name, value in deployment["env"].items())],
+        volume_mounts=launcher["volumeMounts"],
+        volumes=launcher["volumes"],
+        resources=launcher["resources"],
+    )
+    for component in ("run_worker", "step_worker"):  # K8sRunLauncher's run, k8s_job_executor's step
+        job = construct_dagster_k8s_job(
+            job_config, args=["dagster", "api", "execute_run", "{}"], job_name="dagster-run-0123abcd", component=component
+        )
+        body = validated(job)
+        container = body["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == "registry.example.com/acme-data-platform:latest"
+        assert {"name": "data", "mountPath": "/opt/dagster/data"} in container["volumeMounts"]
+        assert {"name": "NOPE_DATA_LOCATION", "value": "/opt/dagster/data"} in container["env"]
+
+
+def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path):
+    """The baked `k8s` target's own settings, through PipesK8sClient's pod builder."""
+    script = f"""
+import json, sys
+from pathlib import Path
+import kubernetes
+from dagster_k8s.pipes import build_pod_body
+from acme_platform import AcmeProject
+
+Path("defs/ml").mkdir(parents=True, exist_ok=True)
+Path("defs/ml/train.py").write_text("print('training')\\n")
+Path("defs/ml/train.yaml").write_text("target: k8s\\nnamespace: ml\\nresources: {{limits: {{memory: 8Gi}}}}\\n")
+[target] = [t for t in AcmeProject.load("defs").targets if t.manifest.name == "train"]
+settings = target.pod_settings()
+pod = build_pod_body(
+    pod_name="dagster-abc-train", image=settings["image"], command=target.command(),
+    env_vars={{"DAGSTER_PIPES_CONTEXT": "x", "NOPE_DATA_LOCATION": "/opt/dagster/data"}},
+    base_pod_meta=None, base_pod_spec=settings["base_pod_spec"],
+)
+print(json.dumps({{"namespace": settings["namespace"], "pod": kubernetes.client.ApiClient().sanitize_for_serialization(pod)}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=kubernetes_repo,
+        env={"PYTHONPATH": str(kubernetes_repo / "platform"), "NOPE_K8S_IMAGE": "registry.example.com/acme:1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    built = json.loads(result.stdout)
+    pod = {"apiVersion": "v1", "kind": "Pod", **built["pod"]}
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    assert built["namespace"] == "ml"
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "registry.example.com/acme:1"
+    assert container["command"] == ["python", "/opt/dagster/app/defs/ml/train.py"]
+    assert container["resources"] == {"limits": {"memory": "8Gi"}}
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("deployment", ["docker", "kubernetes"])
+def test_a_container_deployment_on_sqlite_is_refused_with_one_line_and_nothing_written(tmp_path: Path, deployment: str):
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
+    result = subprocess.run([*command, f"deployment={deployment}"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
+        f"error: deployment: `{deployment}` needs `dagster_storage=postgres` (its containers share one run history, "
+        "which SQLite files cannot hold); answer `postgres`, or `deployment=local`"
+    ]
+    assert list(tmp_path.iterdir()) == []

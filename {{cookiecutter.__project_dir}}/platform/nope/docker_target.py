@@ -1,0 +1,98 @@
+"""`target: docker`: run a manifest's script in a container of its own, through Dagster Pipes.
+
+A script that needs system packages, another Python or more isolation than a subprocess gets
+them from an image: dagster-docker's `PipesDockerClient` starts a container, passes the Pipes
+context in its environment and reads the script's messages from its output. By default the
+image is this repository's own (it holds every script under defs/ at the same place), so a
+manifest only says `target: docker`; it may name another image with `image:`.
+
+Needs a Docker daemon where the step runs (`DOCKER_HOST`, or the socket at /var/run/docker.sock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from nope.manifests import NopeInvocationTargetManifest
+from nope.models import TargetFields
+from nope.script_environment import CONTAINER_ENVIRONMENT
+from nope.targets import NopeSubprocessInvocationTarget, resolved_data_location
+
+if TYPE_CHECKING:
+    import dagster as dg
+    from dagster_docker import PipesDockerClient
+
+IMAGE_WORKING_DIRECTORY = "/opt/dagster/app"
+"""Where this repository's Dockerfile puts the repository: scripts run from there, as at home."""
+
+
+class DockerTargetFields(TargetFields):
+    image: str | None = Field(
+        None, description="The Docker image the script runs in. Default: the platform's (this repository's image)."
+    )
+
+
+class NopeDockerInvocationTargetManifest(NopeInvocationTargetManifest):
+    Model = DockerTargetFields
+
+
+class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
+    """Runs the script in a container through the `docker_client` resource (a `PipesDockerClient`)."""
+
+    InvocationTargetManifest = NopeDockerInvocationTargetManifest
+    # The image's interpreters, by name: the platform's own paths mean nothing inside it.
+    interpreters: ClassVar[dict[str, list[str]]] = {".py": ["python"], ".sh": ["bash"], ".r": ["Rscript"], ".js": ["node"]}
+    passed_through_environment = CONTAINER_ENVIRONMENT
+
+    image: ClassVar[str | None] = None
+    """The image of scripts whose manifest names none (platform owners set it, e.g. from settings)."""
+
+    data_volume: ClassVar[str | None] = None
+    """A Docker volume mounted at the data location. None: the data location, when it is a path,
+    is a folder of the Docker host mounted at the same path."""
+
+    def command(self) -> list[str]:
+        """The interpreter, the script's path inside the image, then the manifest's `args`."""
+        interpreter = self.interpreters.get(self.script_path.suffix.lower(), [])
+        inside_image = Path(IMAGE_WORKING_DIRECTORY) / self.script_path.relative_to(self.repo_root)
+        return [*interpreter, str(inside_image), *self.manifest.args]
+
+    def run_image(self) -> str:
+        """The manifest's `image:`, else the platform's; a sentence when neither is set."""
+        import dagster as dg
+
+        image = self.manifest.values.image or self.image  # type: ignore[attr-defined]
+        if not image:
+            raise dg.Failure(
+                f"`{self.manifest.relative_path}` runs in a container, but neither the manifest (`image:`) nor the "
+                "platform (NOPE_DOCKER_IMAGE where Dagster runs) names an image."
+            )
+        return image
+
+    def container_kwargs(self) -> dict[str, Any]:
+        """What docker-py's `containers.create` gets besides image, command and environment."""
+        kwargs: dict[str, Any] = {"working_dir": IMAGE_WORKING_DIRECTORY}
+        if self.data_location is not None and "://" not in self.data_location:
+            location = resolved_data_location(self.data_location, self.repo_root)
+            source = self.data_volume or location
+            kwargs["volumes"] = [f"{source}:{location}"]
+        return kwargs
+
+    # Another resource than the subprocess target's: `invoke`'s parameters name the resources it needs.
+    def invoke(self, context: dg.AssetExecutionContext, docker_client: PipesDockerClient) -> Any:  # type: ignore[override]
+        import dagster as dg
+
+        if self.manifest.timeout is not None:
+            raise dg.Failure(f"`{self.manifest.relative_path}`: `timeout:` is not supported by target `docker`")
+        image = self.run_image()
+        context.log.info(f"Running `{self.manifest.relative_path}` in a container of `{image}`.")
+        return docker_client.run(
+            context=context,
+            image=image,
+            command=self.command(),
+            env=self.environment(context),
+            container_kwargs=self.container_kwargs(),
+        ).get_results()

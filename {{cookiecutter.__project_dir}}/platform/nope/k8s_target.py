@@ -1,0 +1,122 @@
+"""`target: k8s`: run a manifest's script in a Kubernetes pod of its own, through Dagster Pipes.
+
+dagster-k8s's `PipesK8sClient` creates the pod, passes the Pipes context in its environment,
+reads the script's messages from the pod's logs and deletes the pod when it ends. The image,
+CPU and memory, and namespace come from the platform (class attributes, set from settings) and
+a manifest may override each with `image:`, `resources:` and `namespace:`. By default the image
+is this repository's own, which holds every script under defs/.
+
+Needs Kubernetes credentials where the step runs: in-cluster (a service account allowed to
+create, read and delete pods and read their logs in the namespace), or a kubeconfig.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from nope.manifests import NopeInvocationTargetManifest
+from nope.models import NopeModel, TargetFields
+from nope.script_environment import CONTAINER_ENVIRONMENT
+from nope.targets import NopeSubprocessInvocationTarget, resolved_data_location
+
+if TYPE_CHECKING:
+    import dagster as dg
+    from dagster_k8s import PipesK8sClient
+
+IMAGE_WORKING_DIRECTORY = "/opt/dagster/app"
+"""Where this repository's Dockerfile puts the repository: scripts run from there, as at home."""
+
+# Kubernetes quantities (`500m`, `2Gi`, `1.5`) and namespace names (DNS labels).
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
+
+
+class ResourceAmounts(NopeModel):
+    cpu: Quantity | None = Field(None, description="CPU, e.g. `500m` (half a core) or `2`.")
+    memory: Quantity | None = Field(None, description="Memory, e.g. `512Mi` or `4Gi`.")
+
+
+class PodResources(NopeModel):
+    """The pod's CPU and memory, as Kubernetes' container `resources`."""
+
+    requests: ResourceAmounts | None = Field(None, description="What the pod is guaranteed (scheduling).")
+    limits: ResourceAmounts | None = Field(None, description="What the pod may use at most.")
+
+
+class K8sTargetFields(TargetFields):
+    image: str | None = Field(None, description="The image of the script's pod. Default: the platform's.")
+    namespace: Annotated[str, StringConstraints(pattern=NAMESPACE_PATTERN)] | None = Field(
+        None, description="The Kubernetes namespace of the pod. Default: the platform's."
+    )
+    resources: PodResources | None = Field(None, description="CPU and memory of the pod. Default: the platform's.")
+
+
+class NopeK8sInvocationTargetManifest(NopeInvocationTargetManifest):
+    Model = K8sTargetFields
+
+
+class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
+    """Runs the script in a pod through the `k8s_client` resource (a `PipesK8sClient`)."""
+
+    InvocationTargetManifest = NopeK8sInvocationTargetManifest
+    # The image's interpreters, by name: the platform's own paths mean nothing inside it.
+    interpreters: ClassVar[dict[str, list[str]]] = {".py": ["python"], ".sh": ["bash"], ".r": ["Rscript"], ".js": ["node"]}
+    passed_through_environment = CONTAINER_ENVIRONMENT
+
+    image: ClassVar[str | None] = None
+    """The image of pods whose manifest names none."""
+
+    namespace: ClassVar[str] = "default"
+    """The namespace of pods whose manifest names none."""
+
+    resources: ClassVar[dict[str, dict[str, str]]] = {}
+    """The pods' `resources` (`{"requests": {"cpu": "250m"}, "limits": {"memory": "1Gi"}}`) unless
+    the manifest sets its own."""
+
+    data_volume_claim: ClassVar[str | None] = None
+    """A PersistentVolumeClaim mounted at the data location (when it is a path). None: no volume."""
+
+    def command(self) -> list[str]:
+        """The interpreter, the script's path inside the image, then the manifest's `args`."""
+        interpreter = self.interpreters.get(self.script_path.suffix.lower(), [])
+        inside_image = Path(IMAGE_WORKING_DIRECTORY) / self.script_path.relative_to(self.repo_root)
+        return [*interpreter, str(inside_image), *self.manifest.args]
+
+    def pod_settings(self) -> dict[str, Any]:
+        """`PipesK8sClient.run`'s image, namespace and base pod spec for this manifest."""
+        import dagster as dg
+
+        values = self.manifest.values
+        image = values.image or self.image  # type: ignore[attr-defined]
+        if not image:
+            raise dg.Failure(
+                f"`{self.manifest.relative_path}` runs in a pod, but neither the manifest (`image:`) nor the "
+                "platform (NOPE_K8S_IMAGE where Dagster runs) names an image."
+            )
+        own_resources = values.resources  # type: ignore[attr-defined]
+        resources = own_resources.model_dump(exclude_none=True) if own_resources else self.resources
+        container: dict[str, Any] = {"name": "script", "workingDir": IMAGE_WORKING_DIRECTORY, "resources": resources}
+        spec: dict[str, Any] = {"containers": [container]}
+        if self.data_volume_claim and self.data_location and "://" not in self.data_location:
+            location = resolved_data_location(self.data_location, self.repo_root)
+            container["volumeMounts"] = [{"name": "data", "mountPath": location}]
+            spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": self.data_volume_claim}}]
+        return {
+            "image": image,
+            "namespace": values.namespace or self.namespace,  # type: ignore[attr-defined]
+            "base_pod_spec": spec,
+        }
+
+    # Another resource than the subprocess target's: `invoke`'s parameters name the resources it needs.
+    def invoke(self, context: dg.AssetExecutionContext, k8s_client: PipesK8sClient) -> Any:  # type: ignore[override]
+        import dagster as dg
+
+        if self.manifest.timeout is not None:
+            raise dg.Failure(f"`{self.manifest.relative_path}`: `timeout:` is not supported by target `k8s`")
+        settings = self.pod_settings()
+        context.log.info(f"Running `{self.manifest.relative_path}` in a pod of `{settings['image']}` in `{settings['namespace']}`.")
+        return k8s_client.run(context=context, command=self.command(), env=self.environment(context), **settings).get_results()
