@@ -71,11 +71,24 @@ class NopeProject:
         return None
 
     @classmethod
+    def platform_problems(cls, repo_root: Path) -> list[Problem]:
+        """Mistakes in the platform's own defaults (its settings module), with file and line.
+
+        None by default; the generated project checks its `settings.py` here
+        (`nope.platform_settings.check_settings`). `nope check` reports them with the manifests'
+        problems, and `make_definitions` refuses to load with them, even in lenient mode: they
+        touch every asset.
+        """
+        return []
+
+    @classmethod
     def load(cls, defs_path: Path | str) -> LoadedDefs:
-        """Read and check `defs/` without building anything (what `nope check` runs)."""
-        return load_defs(
+        """Read and check `defs/` and the platform's defaults without building anything (what `nope check` runs)."""
+        loaded = load_defs(
             Path(defs_path), cls.invocation_target_map(), allow_keys_outside_group=cls.allow_keys_outside_group
         )
+        loaded.problems[:0] = cls.platform_problems(Path(defs_path).absolute().parent)
+        return loaded
 
     @classmethod
     def make_definitions(
@@ -95,6 +108,9 @@ class NopeProject:
         from nope.asset_building import Publications, build_each, refused_when_resolved
 
         loaded = cls.load(defs_path)
+        platform_problems = cls.platform_problems(Path(defs_path).absolute().parent)
+        if platform_problems:
+            raise NopeManifestError(platform_problems) from None
         all_resources = {**cls.default_resources(), **(resources or {})}
         publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
         broken = dict(loaded.broken_manifests)

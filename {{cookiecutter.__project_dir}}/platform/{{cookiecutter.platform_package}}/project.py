@@ -8,6 +8,7 @@ what the manifest file says. The default owners and kind tag come from `settings
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from nope import (
@@ -17,6 +18,7 @@ from nope import (
     NopeInvocationTargetManifest,
     NopeProject,
     NopeSubprocessInvocationTarget,
+    Problem,
 )
 {%- if cookiecutter.__include_modal == "yes" %}
 from nope.modal_target import NopeModalInvocationTarget
@@ -25,6 +27,9 @@ from nope.modal_target import NopeModalInvocationTarget
 from nope.uv_target import NopeUvInvocationTarget
 {%- endif %}
 
+from nope.platform_settings import check_settings
+
+from {{ cookiecutter.platform_package }} import settings
 from {{ cookiecutter.platform_package }}.settings import (
     DEFAULT_KIND,
     DEFAULT_OWNERS,
@@ -105,6 +110,11 @@ class {{ cookiecutter.__project_class }}(NopeProject):
             "modal": {{ company }}ModalInvocationTarget,
 {%- endif %}
         }
+
+    @classmethod
+    def platform_problems(cls, repo_root: Path) -> list[Problem]:
+        """`nope check` reports a bad default owner, kind tag or address in settings.py, with its line."""
+        return check_settings(settings, repo_root)
 
     @classmethod
     def partitions(cls) -> dict[str, dg.PartitionsDefinition]:
