@@ -345,3 +345,55 @@ def test_loading_with_a_bad_platform_default_names_the_setting_not_a_dagster_tra
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"{SETTINGS}:" in result.stdout and "`bob` is not an owner" in result.stdout
+
+
+def test_new_with_a_shell_script_writes_one_that_runs(repo: Path, instance):
+    result = nope("new", "ops/cleanup", "--script", "cleanup.sh", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert (repo / "defs/ops/cleanup.sh").read_text().startswith("# Makes ops/cleanup.")
+    assert "script: cleanup.sh\n" in (repo / "defs/ops/cleanup.yaml").read_text()
+    assert nope("check", cwd=repo).returncode == 0
+    assert materialize(Project.make_definitions(defs_path=repo / "defs"), instance).success
+
+
+def test_new_refuses_a_script_the_target_does_not_run(repo: Path):
+    result = nope("new", "ops/report", "--script", "report.sql", cwd=repo)
+    assert result.returncode == 2
+    assert "--script `report.sql`: target `subprocess` runs `.py`" in result.stderr
+    assert not (repo / "defs/ops").exists()
+
+
+SQL_PLATFORM = '''
+import sys
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class.removesuffix('Project') }}SubprocessInvocationTarget
+
+RUN_SQL = "import sqlite3, sys; sqlite3.connect(':memory:').executescript(open(sys.argv[1]).read())"
+
+
+class SqlTarget({{ cookiecutter.__project_class.removesuffix('Project') }}SubprocessInvocationTarget):
+    interpreters = {".sql": [sys.executable, "-c", RUN_SQL]}
+
+
+class SqlProject({{ cookiecutter.__project_class }}):
+    @classmethod
+    def invocation_target_map(cls):
+        return {**super().invocation_target_map(), "sql": SqlTarget}
+'''
+
+
+def test_new_for_a_custom_sql_target_writes_a_sql_script_that_runs(repo: Path, instance, monkeypatch):
+    write(repo, {"platform/sql_platform.py": SQL_PLATFORM})
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        'project = "{{ cookiecutter.platform_package }}:{{ cookiecutter.__project_class }}"', 'project = "sql_platform:SqlProject"'
+    ))
+    result = nope("new", "warehouse/orders", "--target", "sql", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    script = (repo / "defs/warehouse/orders.sql").read_text()
+    assert script.startswith("-- Makes warehouse/orders.")  # SQL's comment, not `#`
+    monkeypatch.syspath_prepend(str(repo / "platform"))
+    from sql_platform import SqlProject
+
+    assert materialize(SqlProject.make_definitions(defs_path=repo / "defs"), instance).success
