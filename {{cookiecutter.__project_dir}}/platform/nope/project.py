@@ -7,6 +7,7 @@ default resources; `definitions.py` calls `make_definitions` and nothing else.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -153,16 +154,21 @@ class NopeProject:
         automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
         repository = cls.git_repository()
         if repository:
-            assets = list(
-                dg.link_code_references_to_git(
-                    assets_defs=assets,
-                    git_url=repository[0],
-                    git_branch=repository[1],
-                    file_path_mapping=dg.AnchorBasedFilePathMapping(
-                        local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
-                    ),
+            # Git links are a beta API: Dagster warns once per call and per asset, which flooded
+            # the webserver's log (10 warnings for the examples) on every load. Its use is ours to
+            # watch, on Dagster upgrades, not every platform owner's to read.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", dg.BetaWarning)
+                assets = list(
+                    dg.link_code_references_to_git(
+                        assets_defs=assets,
+                        git_url=repository[0],
+                        git_branch=repository[1],
+                        file_path_mapping=dg.AnchorBasedFilePathMapping(
+                            local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
+                        ),
+                    )
                 )
-            )
         assets += build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
         sensors = [_automation_sensor()] if automated else []
         return dg.Definitions(assets=assets, resources=resources, sensors=sensors)
