@@ -33,10 +33,10 @@ $(BIN)/pytest: requirements/test.lock | $(TOOLS)/bin/cookiecutter
 bake: $(TOOLS)/bin/cookiecutter
 	$(TOOLS)/bin/cookiecutter --no-input --overwrite-if-exists --output-dir $(BUILD) .
 
-## Bake, install the baked repo from its lock, materialize the example assets, and serve
-## `dagster dev` on http://127.0.0.1:3000.
+## Bake, install the baked repo from its lock, materialize the example assets (the first time),
+## and serve `dagster dev` on http://127.0.0.1:3000: the baked repository's own `make demo`.
 demo: bake
-	$(MAKE) -C $(BUILD)/$(SLUG) dev PYTHON=$(PYTHON) UV=$(abspath $(UV))
+	$(MAKE) -C $(BUILD)/$(SLUG) demo PYTHON=$(PYTHON) UV=$(abspath $(UV))
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
 test: $(BIN)/pytest chromium docker

@@ -6,12 +6,17 @@ and the example `defs/` groups (and the tests that exercise them) that were not 
 bytecode caches copied from the template. Dependencies and README sections of optional
 targets are rendered conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
 Installs the `uv.lock` made for the answers that add dependencies (`make lock` in the template
-keeps one per combination in `.locks/`), so baking needs no network.
+keeps one per combination in `.locks/`), so baking needs no network. Then makes the folder a git
+repository with a first commit when it can (see `start_git_repository`) and prints the next steps.
 """
 
+from __future__ import annotations
+
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,6 +89,55 @@ def install_lock() -> None:
     shutil.rmtree(locks, ignore_errors=True)
 
 
+def start_git_repository() -> str:
+    """`git init` and a first commit, so the platform owner's first change shows as a diff.
+
+    Skipped, never failed: without git; inside another git work tree (a monorepo, the template's
+    own `build/`); under cruft (`_commit` in the answers), which generates into scratch folders
+    and diffs them, so a `.git` there would break `cruft update`; and, for the commit only, when
+    git refuses it (no author known). Offline and local: nothing is pushed or fetched. Returns
+    what was done.
+    """
+    git = shutil.which("git")
+    if git is None:
+        return "git is not installed: run `git init` yourself."
+    if "_commit" in ANSWERS:
+        return "cruft: commit the new repository yourself (`git init && git add -A && git commit`)."
+    quiet = {"capture_output": True, "text": True, "cwd": ROOT, "timeout": 60}
+    try:
+        inside = subprocess.run([git, "-C", str(ROOT.parent), "rev-parse", "--is-inside-work-tree"], **quiet)
+        if inside.stdout.strip() == "true":
+            return "inside another git repository: left for you to add."
+        if subprocess.run([git, "init", "--quiet"], **quiet).returncode != 0:
+            return "`git init` failed: run it yourself."
+        branch = ANSWERS["repository_branch"].strip() or "main"
+        subprocess.run([git, "symbolic-ref", "HEAD", f"refs/heads/{branch}"], **quiet)
+        subprocess.run([git, "add", "--all"], **quiet)
+        message = "Generate the data platform from the Nope platform template"
+        commit = subprocess.run([git, "commit", "--quiet", "--no-verify", "-m", message], **quiet)
+        if commit.returncode != 0:  # most often: git knows no author here
+            return "git repository created, files staged; set `git config user.email` and run `git commit`."
+    except (OSError, subprocess.SubprocessError):
+        return "git could not be run: run `git init` yourself."
+    return f"git repository created on branch `{branch}`, with a first commit."
+
+
+def next_steps(git_outcome: str) -> str:
+    """What to type next, printed after generation."""
+    return "\n".join(
+        [
+            f"Generated {ROOT.name}/ ({ANSWERS['project_name']}).",
+            f"  git: {git_outcome}",
+            "Next steps:",
+            f"  cd {ROOT.name}",
+            "  make dev     # install, then serve the Dagster UI on http://127.0.0.1:3000 (make stop ends it)",
+            "  make demo    # the same, after materializing every asset once on a new instance",
+            "  make test    # this repository's tests",
+            "Practitioners add assets under defs/ (README.md, \"For practitioners\").",
+        ]
+    )
+
+
 def remove(relative: str) -> None:
     path = ROOT / relative
     if path.is_dir():
@@ -115,3 +169,4 @@ if __name__ == "__main__":
     install_lock()
     for cache in sorted(ROOT.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
+    print(next_steps(start_git_repository()))

@@ -44,6 +44,28 @@ def baked_env(repo: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def make_command(target: str, *variables: str) -> list[str]:
+    """`make <target>` in a baked repository, with the template's test environment as its venv."""
+    return ["make", "--no-print-directory", target, f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}", *variables]
+
+
+def processes_using(home: Path) -> list[str]:
+    """Every process whose environment names `home` as DAGSTER_HOME: what `make dev` started.
+
+    Scripts are left out by design (they get a minimal environment), and they end with their steps.
+    """
+    marker = f"DAGSTER_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name}: {command[:200]}")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 def mark_installed(repo: Path) -> None:
     """Make `make install` a no-op: the pinned set is in the test environment already.
 
@@ -68,16 +90,23 @@ class DagsterDev:
         self.pgid = self.process.pid
 
     @classmethod
-    def via_make(cls, repo: Path, log: Path, **env: str) -> DagsterDev:
-        """`make dev`, as the README says, on a free loopback port."""
+    def via_make(cls, repo: Path, log: Path, target: str = "dev", **env: str) -> DagsterDev:
+        """`make dev` (or `make demo`), as the README says, on a free loopback port."""
         port = free_port()
         mark_installed(repo)
-        command = ["make", "dev", f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}", f"PORT={port}"]
-        return cls(repo, port, command, baked_env(repo, **env), log)
+        return cls(repo, port, make_command(target, f"PORT={port}"), baked_env(repo, **env), log)
+
+    @classmethod
+    def via_dg(cls, repo: Path, home: Path, log: Path) -> DagsterDev:
+        """Dagster's own `dg dev`, run from the repository's root as dg's documentation says."""
+        port = free_port()
+        home.mkdir(parents=True, exist_ok=True)
+        command = [str(ENV_BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)]
+        return cls(repo, port, command, baked_env(repo, DAGSTER_HOME=str(home)), log)
 
     @classmethod
     def direct(cls, repo: Path, home: Path, log: Path, **env: str) -> DagsterDev:
-        """The last step of `make dev` alone (no materialization first): for restarts."""
+        """`dagster dev` alone, on an instance of the test's choosing: for restarts."""
         port = free_port()
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(repo / "dagster.yaml", home / "dagster.yaml")  # as the Makefile does

@@ -136,7 +136,8 @@ def test_several_bad_answers_are_all_reported(tmp_path: Path):
 
 def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Path):
     pyproject = tomllib.loads((default_repo / "pyproject.toml").read_text())
-    baked = {dep.split("==")[0]: dep for dep in pyproject["project"]["dependencies"] if "==" in dep}
+    pinned = [*pyproject["project"]["dependencies"], *pyproject["dependency-groups"]["dev"]]  # dg is a dev tool
+    baked = {dep.split("==")[0]: dep for dep in pinned if "==" in dep}
     template = {
         line.split("==")[0]: line.strip()
         for line in (TEMPLATE / "requirements/test.in").read_text().splitlines()
@@ -144,7 +145,7 @@ def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Pat
         and not line.startswith(("dagster-postgres", "dagster-docker", "dagster-k8s"))
     }  # pinned only in repos that chose them (tests/test_postgres.py, tests/test_deployments.py)
     assert baked == template
-    assert {"dagster", "dagster-pipes", "dagster-webserver"} <= set(baked)
+    assert {"dagster", "dagster-pipes", "dagster-webserver", "dagster-dg-cli"} <= set(baked)
 
 
 def test_the_cli_materializes_the_examples_on_the_embedded_sqlite_instance(default_repo: Path, tmp_path: Path):

@@ -1,4 +1,4 @@
-"""The Dagster UI in headless Chromium, as a new user meets it after `make dev`.
+"""The Dagster UI in headless Chromium, as a new user meets it after `make demo`.
 
 Run alone with `pytest -m browser`. The browser is Debian's `chromium` (`make test` and
 `.ci/run` install it); Playwright's Python package drives it through `executable_path`, so no
@@ -54,9 +54,9 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
-    """`make dev` on the default bake: the examples are materialized before serving."""
+    """`make demo` on the default bake: the examples are materialized before serving."""
     workdir = tmp_path_factory.mktemp("browser")
-    server = DagsterDev.via_make(bake(workdir / "bake"), workdir / "dagster-dev.log")
+    server = DagsterDev.via_make(bake(workdir / "bake"), workdir / "dagster-dev.log", target="demo")
     try:
         server.wait_until_ready()
         yield server
@@ -114,7 +114,7 @@ def test_the_asset_graph_shows_every_group_and_asset(served: DagsterDev, page: P
     for names in GROUPS.values():
         for name in names:
             expect(graph.get_by_text(name, exact=True)).to_be_visible()
-    # `make dev` materialized every example before serving, so every node says so.
+    # `make demo` materialized every example before serving, so every node says so.
     expect(graph.get_by_text("Materialized", exact=True)).to_have_count(sum(map(len, GROUPS.values())))
     # The orders check ran with the orders script and passed.
     expect(graph.get_by_text("1 / 1 Passed")).to_be_visible()
@@ -138,6 +138,6 @@ def test_an_asset_page_shows_its_script_owner_and_pipes_metadata(served: Dagster
     expect(page.get_by_role("link", name="Open manifest")).to_have_attribute(
         "href", re.compile(r"defs/group_a/asset_two\.yaml:1$")
     )
-    # The metadata the script reported through Pipes in `make dev`'s materialization.
+    # The metadata the script reported through Pipes in `make demo`'s materialization.
     expect(page.get_by_role("cell", name="value_one", exact=True)).to_be_visible()
     save(page, "asset-page.png")

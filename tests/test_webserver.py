@@ -1,15 +1,18 @@
-"""The baked repo as its users meet it: `make dev`, then the webserver's GraphQL API.
+"""The baked repo as its users meet it: `make dev`, then the webserver's GraphQL API; `make stop`.
 
 Run alone with `pytest -m webserver`.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import bake
-from dagster_dev import DagsterDev, group_alive
+from dagster_dev import DagsterDev, baked_env, group_alive, make_command, processes_using, wait_until
 
 pytestmark = pytest.mark.webserver
 
@@ -36,7 +39,7 @@ def key_of(node: dict) -> str:
     return "/".join(node["assetKey"]["path"])
 
 
-def test_make_dev_serves_the_graph_runs_the_examples_and_stops_cleanly(tmp_path: Path):
+def test_make_dev_serves_without_running_anything_and_a_launched_run_materializes(tmp_path: Path):
     repo = bake(tmp_path / "bake")
     server = DagsterDev.via_make(repo, tmp_path / "dagster-dev.log")
     try:
@@ -48,8 +51,12 @@ def test_make_dev_serves_the_graph_runs_the_examples_and_stops_cleanly(tmp_path:
             assert graph[key]["groupName"] == group, key
             assert {"/".join(dep["path"]) for dep in graph[key]["dependencyKeys"]} == deps, key
 
-        # `make dev` materialized everything once before serving: the UI has history already.
-        assert all(server.materializations(key) for key in EXAMPLE_GRAPH)
+        # `make dev` serves at once: no script has run, the instance has no history yet.
+        assert not any(server.materializations(key) for key in EXAMPLE_GRAPH)
+        assert not (repo / "data").exists()
+        # Dagster's own tooling is quiet about the layout: the committed dagster.yaml is used.
+        assert "will not be used" not in server.log_tail(100_000)
+        assert "Use 'dg dev' instead" not in server.log_tail(100_000)
 
         run_id = server.launch(location, EXAMPLE_GRAPH)
         assert server.wait_for_run(run_id) == "SUCCESS", server.log_tail()
@@ -65,3 +72,54 @@ def test_make_dev_serves_the_graph_runs_the_examples_and_stops_cleanly(tmp_path:
         server.stop()
     assert server.process.returncode is not None
     assert not group_alive(server.pgid), "a process of dagster dev outlived it"
+
+
+def test_make_stop_stops_a_make_dev_started_in_the_background_with_nothing_left(tmp_path: Path):
+    repo = bake(tmp_path / "bake")
+    server = DagsterDev.via_make(repo, tmp_path / "dagster-dev.log")
+    home = repo / ".dagster_home"
+    try:
+        server.wait_until_ready()
+        assert processes_using(home), "make dev runs with the repository's DAGSTER_HOME"
+        stopped = subprocess.run(make_command("stop"), cwd=repo, env=baked_env(repo), capture_output=True, text=True)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert "dagster dev stopped" in stopped.stdout
+        server.process.wait(timeout=120)  # `make dev` returns once its server is gone
+        assert processes_using(home) == []
+        assert not (home / "dev.pid").exists()
+        again = subprocess.run(make_command("stop"), cwd=repo, env=baked_env(repo), capture_output=True, text=True)
+        assert (again.returncode, again.stdout.strip()) == (0, "dagster dev is not running here.")
+    finally:
+        server.stop()
+
+
+def test_sigterm_to_the_server_of_make_dev_stops_every_process_it_started(tmp_path: Path):
+    """What a script's `kill`, a CI timeout or a service manager sends: SIGTERM to the server only."""
+    repo = bake(tmp_path / "bake")
+    server = DagsterDev.via_make(repo, tmp_path / "dagster-dev.log")
+    home = repo / ".dagster_home"
+    try:
+        server.wait_until_ready()
+        os.kill(int((home / "dev.pid").read_text()), signal.SIGTERM)
+        wait_until(lambda: not processes_using(home), "every process of make dev to end")
+        server.process.wait(timeout=120)
+    finally:
+        server.stop()
+
+
+def test_make_demo_materializes_an_empty_instance_once_then_serves(tmp_path: Path):
+    repo = bake(tmp_path / "bake")
+    first = DagsterDev.via_make(repo, tmp_path / "demo.log", target="demo")
+    try:
+        first.wait_until_ready()
+        assert all(first.materializations(key) for key in EXAMPLE_GRAPH)
+        runs_after_first = {event["runId"] for event in first.materializations("group_a/asset_one")}
+    finally:
+        first.stop()
+    second = DagsterDev.via_make(repo, tmp_path / "demo-again.log", target="demo")
+    try:
+        second.wait_until_ready()
+        assert {event["runId"] for event in second.materializations("group_a/asset_one")} == runs_after_first
+        assert "materializations already" in second.log_tail()
+    finally:
+        second.stop()

@@ -38,7 +38,7 @@ def write(root: Path, files: dict[str, str]) -> None:
 def nope(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m nope ...` in `cwd`, outside GitHub Actions unless `env` says otherwise."""
     environment = {key: value for key, value in os.environ.items() if key != "GITHUB_ACTIONS"}
-    environment.update(PYTHONPATH=str(PLATFORM), **env)
+    environment.update({"PYTHONPATH": str(PLATFORM), **env})
     return subprocess.run(
         [sys.executable, "-m", "nope", *args], cwd=cwd, env=environment, capture_output=True, text=True
     )
@@ -287,3 +287,113 @@ def test_schema_writes_a_file(repo: Path):
     (repo / "nope.schema.json").unlink()
     assert nope("schema", "-o", "nope.schema.json", cwd=repo).returncode == 0
     assert (repo / "nope.schema.json").read_text() == (REPO_ROOT / "nope.schema.json").read_text()
+
+
+SETTINGS = "platform/{{ cookiecutter.platform_package }}/settings.py"
+
+
+@pytest.fixture
+def repo_with_platform(repo: Path) -> Path:
+    """The scratch repository with its own copy of the platform package, to edit its settings."""
+    shutil.copytree(PLATFORM, repo / "platform", ignore=shutil.ignore_patterns("__pycache__"))
+    return repo
+
+
+def set_setting(repo: Path, name: str, value: str) -> int:
+    """Replace the value of `name` in settings.py; returns its line number."""
+    path = repo / SETTINGS
+    lines = path.read_text().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.startswith(f"{name}:"))
+    lines[index] = f"{lines[index].split('=')[0]}= {value}\n"
+    path.write_text("".join(lines))
+    return index + 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "column", "message"),
+    [
+        ("DEFAULT_OWNERS", '["team:data", "bob"]', 43, "DEFAULT_OWNERS: `bob` is not an owner: write an email address or `team:<name>`"),
+        ("DEFAULT_KIND", '"my kind"', 21, "DEFAULT_KIND: `my kind` is not a kind tag"),
+        ("REPOSITORY_URL", '"github.com/acme/x"', 23, "REPOSITORY_URL: `github.com/acme/x` is not a web address"),
+    ],
+)
+def test_check_reports_a_bad_platform_default_at_its_line_in_settings(
+    repo_with_platform: Path, name: str, value: str, column: int, message: str
+):
+    line = set_setting(repo_with_platform, name, value)
+    result = nope("check", cwd=repo_with_platform, PYTHONPATH=str(repo_with_platform / "platform"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{SETTINGS}:{line}:{column}: {message}" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_loading_with_a_bad_platform_default_names_the_setting_not_a_dagster_traceback(repo_with_platform: Path):
+    set_setting(repo_with_platform, "DEFAULT_OWNERS", '["bob"]')
+    script = (
+        "import sys\n"
+        "from nope import NopeManifestError\n"
+        "from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project\n"
+        "try:\n"
+        "    Project.make_definitions(defs_path='defs', lenient=True)\n"
+        "except NopeManifestError as error:\n"
+        "    print(error)\n"
+        "    sys.exit(3)\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(repo_with_platform / "platform")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo_with_platform, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"{SETTINGS}:" in result.stdout and "`bob` is not an owner" in result.stdout
+
+
+def test_new_with_a_shell_script_writes_one_that_runs(repo: Path, instance):
+    result = nope("new", "ops/cleanup", "--script", "cleanup.sh", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert (repo / "defs/ops/cleanup.sh").read_text().startswith("# Makes ops/cleanup.")
+    assert "script: cleanup.sh\n" in (repo / "defs/ops/cleanup.yaml").read_text()
+    assert nope("check", cwd=repo).returncode == 0
+    assert materialize(Project.make_definitions(defs_path=repo / "defs"), instance).success
+
+
+def test_new_refuses_a_script_the_target_does_not_run(repo: Path):
+    result = nope("new", "ops/report", "--script", "report.sql", cwd=repo)
+    assert result.returncode == 2
+    assert "--script `report.sql`: target `subprocess` runs `.py`" in result.stderr
+    assert not (repo / "defs/ops").exists()
+
+
+SQL_PLATFORM = '''
+import sys
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class.removesuffix('Project') }}SubprocessInvocationTarget
+
+RUN_SQL = "import sqlite3, sys; sqlite3.connect(':memory:').executescript(open(sys.argv[1]).read())"
+
+
+class SqlTarget({{ cookiecutter.__project_class.removesuffix('Project') }}SubprocessInvocationTarget):
+    interpreters = {".sql": [sys.executable, "-c", RUN_SQL]}
+
+
+class SqlProject({{ cookiecutter.__project_class }}):
+    @classmethod
+    def invocation_target_map(cls):
+        return {**super().invocation_target_map(), "sql": SqlTarget}
+'''
+
+
+def test_new_for_a_custom_sql_target_writes_a_sql_script_that_runs(repo: Path, instance, monkeypatch):
+    write(repo, {"platform/sql_platform.py": SQL_PLATFORM})
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        'project = "{{ cookiecutter.platform_package }}:{{ cookiecutter.__project_class }}"', 'project = "sql_platform:SqlProject"'
+    ))
+    result = nope("new", "warehouse/orders", "--target", "sql", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    script = (repo / "defs/warehouse/orders.sql").read_text()
+    assert script.startswith("-- Makes warehouse/orders.")  # SQL's comment, not `#`
+    monkeypatch.syspath_prepend(str(repo / "platform"))
+    from sql_platform import SqlProject
+
+    assert materialize(SqlProject.make_definitions(defs_path=repo / "defs"), instance).success

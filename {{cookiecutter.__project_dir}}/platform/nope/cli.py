@@ -2,7 +2,7 @@
 
     nope check [PATH...] [--format text|json|github]     validate defs/; exit 1 with problems
     nope list [--format table|json]                      the assets the manifests define
-    nope new <group>/<name> [--target T] [--assets a,b]  a script and manifest that pass check
+    nope new <group>/<name> [--target T] [--assets a,b] [--script F]  a script and manifest that pass check
     nope schema [-o FILE] [--group-defaults]             the JSON Schema editors use
     nope deploy [--branch B]                             let each target ship its scripts for a branch
 
@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="<group>/<name>, e.g. sales/orders")
     new.add_argument("--target", default="subprocess", help="the target that runs the script (default: subprocess)")
     new.add_argument("--assets", default="", help="several assets from one script: comma-separated names")
+    new.add_argument(
+        "--script",
+        help="the script's file name, which sets its language (e.g. orders.sh; default: <name> with the target's first extension)",
+    )
     new.set_defaults(command=_new)
 
     schema = commands.add_parser("schema", help="print (or write) the JSON Schema of manifests")
@@ -248,9 +252,11 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     asset_names = [part.strip() for part in args.assets.split(",") if part.strip()]
     for asset_name in asset_names:
         _require_name(asset_name, "asset name")
-    suffix = targets[args.target].script_suffixes()[0]
+    target_cls = targets[args.target]
+    script_name = _script_name(args.script, name, target_cls.script_suffixes(), args.target)
+    suffix = Path(script_name).suffix
     folder = config.defs_path / group
-    manifest_path, script_path = folder / f"{name}.yaml", folder / f"{name}{suffix}"
+    manifest_path, script_path = folder / f"{name}.yaml", folder / script_name
     for path in (manifest_path, script_path, folder / f"{name}.yml"):
         if path.exists():
             raise UsageError(f"{path.relative_to(config.repo_root).as_posix()} already exists; pick another name or edit it")
@@ -263,7 +269,7 @@ def _new(args: argparse.Namespace, config: Config) -> int:
         script_name=script_path.name,
         asset_names=asset_names,
     )
-    script = scaffold.script_text(suffix=suffix, asset_keys=asset_keys, single=not asset_names)
+    script = target_cls.scaffold_script(suffix=suffix, asset_keys=asset_keys, single=not asset_names)
     problems_before = set(config.project.load(config.defs_path).problems)
     created_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
@@ -284,6 +290,19 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     for path in (script_path, manifest_path):
         print(f"created {path.relative_to(config.repo_root).as_posix()}")
     return EXIT_OK
+
+
+def _script_name(requested: str | None, name: str, suffixes: tuple[str, ...], target: str) -> str:
+    """`--script` checked against what the target runs, or `<name>` with its first extension."""
+    if requested is None:
+        return f"{name}{suffixes[0]}"
+    path = Path(requested)
+    if path.name != requested or not path.stem or path.name.startswith((".", "_")):
+        raise UsageError(f"--script `{requested}`: give a file name such as `{name}.sh`, written next to the manifest")
+    if path.suffix.lower() not in {suffix.lower() for suffix in suffixes}:
+        runs = ", ".join(f"`{suffix}`" for suffix in suffixes)
+        raise UsageError(f"--script `{requested}`: target `{target}` runs {runs} scripts")
+    return requested
 
 
 def _group_and_name(text: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ default resources; `definitions.py` calls `make_definitions` and nothing else.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -72,11 +73,24 @@ class NopeProject:
         return None
 
     @classmethod
+    def platform_problems(cls, repo_root: Path) -> list[Problem]:
+        """Mistakes in the platform's own defaults (its settings module), with file and line.
+
+        None by default; the generated project checks its `settings.py` here
+        (`nope.platform_settings.check_settings`). `nope check` reports them with the manifests'
+        problems, and `make_definitions` refuses to load with them, even in lenient mode: they
+        touch every asset.
+        """
+        return []
+
+    @classmethod
     def load(cls, defs_path: Path | str) -> LoadedDefs:
-        """Read and check `defs/` without building anything (what `nope check` runs)."""
-        return load_defs(
+        """Read and check `defs/` and the platform's defaults without building anything (what `nope check` runs)."""
+        loaded = load_defs(
             Path(defs_path), cls.invocation_target_map(), allow_keys_outside_group=cls.allow_keys_outside_group
         )
+        loaded.problems[:0] = cls.platform_problems(Path(defs_path).absolute().parent)
+        return loaded
 
     @classmethod
     def make_definitions(
@@ -96,6 +110,9 @@ class NopeProject:
         from nope.asset_building import Publications, build_each, refused_when_resolved
 
         loaded = cls._load_what_this_process_needs(defs_path)
+        platform_problems = cls.platform_problems(Path(defs_path).absolute().parent)
+        if platform_problems:
+            raise NopeManifestError(platform_problems) from None
         all_resources = {**cls.default_resources(), **(resources or {})}
         publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
         broken = dict(loaded.broken_manifests)
@@ -163,16 +180,21 @@ class NopeProject:
         automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
         repository = cls.git_repository()
         if repository:
-            assets = list(
-                dg.link_code_references_to_git(
-                    assets_defs=assets,
-                    git_url=repository[0],
-                    git_branch=repository[1],
-                    file_path_mapping=dg.AnchorBasedFilePathMapping(
-                        local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
-                    ),
+            # Git links are a beta API: Dagster warns once per call and per asset, which flooded
+            # the webserver's log (10 warnings for the examples) on every load. Its use is ours to
+            # watch, on Dagster upgrades, not every platform owner's to read.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", dg.BetaWarning)
+                assets = list(
+                    dg.link_code_references_to_git(
+                        assets_defs=assets,
+                        git_url=repository[0],
+                        git_branch=repository[1],
+                        file_path_mapping=dg.AnchorBasedFilePathMapping(
+                            local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
+                        ),
+                    )
                 )
-            )
         assets += build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
         sensors = [_automation_sensor()] if automated else []
         return dg.Definitions(assets=assets, resources=resources, sensors=sensors)

@@ -32,11 +32,30 @@ def manifest_text(
     return "\n".join(lines) + "\n"
 
 
+COMMENT_MARKERS = {
+    ".sh": "#", ".bash": "#", ".r": "#", ".awk": "#", ".rb": "#", ".pl": "#", ".jl": "#",
+    ".js": "//", ".mjs": "//", ".ts": "//", ".scala": "//", ".go": "//",
+    ".sql": "--", ".lua": "--", ".hs": "--",
+}  # fmt: skip
+"""How a line comment starts in each language a scaffold may be written in (by extension)."""
+
+STARTER_STATEMENTS = {".sql": "SELECT 1;"}
+"""A first statement for languages whose runners refuse a script with nothing but a comment."""
+
+
 def script_text(*, suffix: str, asset_keys: list[str], single: bool) -> str:
-    """A script that runs and reports its assets; Python ones through Dagster Pipes."""
+    """A script that runs and reports its assets; Python ones through Dagster Pipes.
+
+    Other languages get one comment line in their own comment syntax (a `#` line is a syntax
+    error in SQL) and, where their runner needs one, a harmless first statement: exiting with
+    code 0 marks the assets materialized. A target may write its own (`scaffold_script`).
+    """
     if suffix.lower() != ".py":
-        comment = "//" if suffix.lower() == ".js" else "#"
-        return f"{comment} Makes {', '.join(asset_keys)}. Exiting with code 0 marks it materialized.\n"
+        comment = COMMENT_MARKERS.get(suffix.lower(), "#")
+        lines = [f"{comment} Makes {', '.join(asset_keys)}. Exiting with code 0 marks it materialized."]
+        if suffix.lower() in STARTER_STATEMENTS:
+            lines.append(STARTER_STATEMENTS[suffix.lower()])
+        return "\n".join(lines) + "\n"
     if single:
         reports = ['    pipes.report_asset_materialization(metadata={"rows": 0})']
     else:

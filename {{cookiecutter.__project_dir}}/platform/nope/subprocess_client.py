@@ -19,11 +19,14 @@ scenarios against both clients.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shlex
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -60,12 +63,15 @@ class NopeSubprocessClient(dg.PipesSubprocessClient):
         inherit_environment: bool = True,
     ) -> dg.PipesClientCompletedInvocation:
         shown = command if isinstance(command, str) else shlex.join(command)
-        with dg.open_pipes_session(
-            context=context,
-            context_injector=self.context_injector,
-            message_reader=self.message_reader,
-            extras=extras,
-        ) as session:
+        with (
+            _quiet_pipes_session(context),
+            dg.open_pipes_session(
+                context=context,
+                context_injector=self.context_injector,
+                message_reader=self.message_reader,
+                extras=extras,
+            ) as session,
+        ):
             inherited = os.environ if inherit_environment else {}
             script = ScriptProcess(
                 command,
@@ -99,6 +105,42 @@ class NopeSubprocessClient(dg.PipesSubprocessClient):
             if returncode != 0:
                 raise _failure(f"`{shown}` {_ending(returncode)}.", tail, exit_code=returncode)
         return dg.PipesClientCompletedInvocation(session)
+
+
+class _SilentScriptNote(logging.Filter):
+    """Turns Dagster's "[pipes] did not receive any messages" warning into a one-line info.
+
+    A script that never opens Pipes and exits 0 is valid here (a shell or SQL script, the
+    tutorial's `print("hello")`): its assets count as materialized. Dagster warns about it on
+    every run, with debugging text about message readers, which reads as a fault.
+    """
+
+    def __init__(self, context: dg.OpExecutionContext | dg.AssetExecutionContext):
+        super().__init__()
+        self.context = context
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(SILENT_SCRIPT_WARNING):
+            self.context.log.info("The script sent no Dagster Pipes messages; its exit code decides the outcome.")
+            return False
+        return True
+
+
+SILENT_SCRIPT_WARNING = "[pipes] did not receive any messages from external process"
+
+
+@contextlib.contextmanager
+def _quiet_pipes_session(context: dg.OpExecutionContext | dg.AssetExecutionContext) -> Iterator[None]:
+    """A Pipes session without noise: a silent script's note (above), and no PreviewWarning from
+    Dagster's own session code (it reads a preview API on every step; nothing a user can act on)."""
+    note = _SilentScriptNote(context)
+    context.log.addFilter(note)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            yield
+    finally:
+        context.log.removeFilter(note)
 
 
 def _ending(returncode: int) -> str:

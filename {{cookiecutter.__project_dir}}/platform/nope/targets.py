@@ -104,6 +104,18 @@ class NopeInvocationTarget:
         return (".py",)
 
     @classmethod
+    def scaffold_script(cls, *, suffix: str, asset_keys: list[str], single: bool) -> str:
+        """The script `nope new` writes for this target in the language of `suffix`.
+
+        Override to start new scripts from your own template (a Modal app, a dbt model); the
+        default writes a Pipes script for Python and one comment line in the language's own
+        syntax otherwise (`nope/scaffold.py`).
+        """
+        from nope import scaffold
+
+        return scaffold.script_text(suffix=suffix, asset_keys=asset_keys, single=single)
+
+    @classmethod
     @functools.cache  # per class: signatures do not change, and every manifest asks
     def required_resource_keys(cls) -> tuple[str, ...]:
         """Resource keys `invoke` asks for: its parameters after `self` and `context`."""

@@ -8,6 +8,7 @@ what the manifest file says. The default owners and kind tag come from `settings
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, {% if cookiecutter.__include_docker == "yes" or cookiecutter.__include_k8s == "yes" %}Any, {% endif %}ClassVar
 
 from nope import (
@@ -17,6 +18,7 @@ from nope import (
     NopeInvocationTargetManifest,
     NopeProject,
     NopeSubprocessInvocationTarget,
+    Problem,
 )
 {%- if cookiecutter.__include_docker == "yes" %}
 from nope.docker_target import NopeDockerInvocationTarget
@@ -34,6 +36,9 @@ from nope.script_environment import CONTAINER_ENVIRONMENT
 from nope.uv_target import NopeUvInvocationTarget
 {%- endif %}
 
+from nope.platform_settings import check_settings
+
+from {{ cookiecutter.platform_package }} import settings
 from {{ cookiecutter.platform_package }}.settings import (
     DATA_LOCATION,
     DEFAULT_KIND,
@@ -190,6 +195,11 @@ class {{ cookiecutter.__project_class }}(NopeProject):
 {%- endif %}
         }
 {%- endif %}
+
+    @classmethod
+    def platform_problems(cls, repo_root: Path) -> list[Problem]:
+        """`nope check` reports a bad default owner, kind tag or address in settings.py, with its line."""
+        return check_settings(settings, repo_root)
 
     @classmethod
     def partitions(cls) -> dict[str, dg.PartitionsDefinition]:
