@@ -53,23 +53,32 @@ class BenchAsset:
         return f"{self.group}/{self.name}"
 
 
-def bench_assets(n: int) -> list[BenchAsset]:
+def bench_assets(n: int, group_size: int = GROUP_SIZE) -> list[BenchAsset]:
     """N assets in groups of 50; each depends on the asset at the same place in the previous group."""
     assets: list[BenchAsset] = []
     for index in range(n):
-        group = f"g{index // GROUP_SIZE:04d}"
-        upstream = assets[index - GROUP_SIZE].key if index >= GROUP_SIZE else None
+        group = f"g{index // group_size:04d}"
+        upstream = assets[index - group_size].key if index >= group_size else None
         assets.append(BenchAsset(group, f"a{index:05d}", upstream))
     return assets
 
 
-def nope_tree(work: Path, n: int) -> Path:
+def chain_of_three(n: int, group_size: int) -> list[str]:
+    """Three chained assets (each the next one's upstream), in three groups: what a run-start row runs."""
+    return [bench_assets(n, group_size)[index * group_size].key for index in range(3)]
+
+
+def tree_name(kind: str, n: int, group_size: int) -> str:
+    return f"{kind}_{n}" if group_size == GROUP_SIZE else f"{kind}_{n}_groups_of_{group_size}"
+
+
+def nope_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
     """A freshly baked platform repository holding N manifests; returns the repository folder.
 
     The repository is baked again on every call, so the benchmark always measures the
     template's current loader; only the generated `defs/` is kept between calls.
     """
-    root = work / f"nope_{n}"
+    root = work / tree_name("nope", n, group_size)
     repo = root / "acme-data-platform"
     fresh = root / "fresh"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -83,15 +92,15 @@ def nope_tree(work: Path, n: int) -> Path:
     if (repo / "defs" / ".bench-complete").exists():
         (repo / "defs").rename(baked / "defs")
     else:
-        _write_nope_defs(baked / "defs", n)
+        _write_nope_defs(baked / "defs", n, group_size)
     shutil.rmtree(repo, ignore_errors=True)
     baked.rename(repo)
     fresh.rmdir()
     return repo
 
 
-def _write_nope_defs(defs: Path, n: int) -> None:
-    for index, asset in enumerate(bench_assets(n)):
+def _write_nope_defs(defs: Path, n: int, group_size: int) -> None:
+    for index, asset in enumerate(bench_assets(n, group_size)):
         folder = defs / asset.group
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{asset.name}.py").write_text(SCRIPT.format(name=asset.key, index=index))
@@ -102,9 +111,9 @@ def _write_nope_defs(defs: Path, n: int) -> None:
     (defs / ".bench-complete").touch()  # ignored by the loader: names starting with `.` never are manifests
 
 
-def components_tree(work: Path, n: int) -> Path:
+def components_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
     """A minimal Dagster Components project with N `PythonScriptComponent`s; returns its folder."""
-    project = work / f"components_{n}"
+    project = work / tree_name("components", n, group_size)
     if (project / ".bench-complete").exists():
         return project
     shutil.rmtree(project, ignore_errors=True)
@@ -118,7 +127,7 @@ def components_tree(work: Path, n: int) -> Path:
     )
     (package / "__init__.py").write_text("")
     (defs / "__init__.py").write_text("")
-    for index, asset in enumerate(bench_assets(n)):
+    for index, asset in enumerate(bench_assets(n, group_size)):
         folder = defs / asset.group / asset.name
         folder.mkdir(parents=True)
         (folder / f"{asset.name}.py").write_text(SCRIPT.format(name=asset.key, index=index))
@@ -134,5 +143,10 @@ def components_tree(work: Path, n: int) -> Path:
             f"      description: Benchmark asset number {index}.\n"
             f"      owners: [{OWNER}]{deps}\n"
         )
+    # What `dagster asset materialize -f` loads in the run-start row, as a `definitions.py` would.
+    (project / "bench_definitions.py").write_text(
+        "from pathlib import Path\n\nimport dagster as dg\n\n"
+        "defs = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)\n"
+    )
     (project / ".bench-complete").touch()
     return project

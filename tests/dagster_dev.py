@@ -206,6 +206,16 @@ class DagsterDev:
             raise AssertionError(f"run {run_id} has {len(messages)} failure events")
         return messages[0]
 
+    def run_text(self, run_id: str) -> str:
+        """Every message of the run's event log, with the errors events carry, as the run's page shows them."""
+        events = self.graphql(RUN_EVENTS_WITH_ERRORS_QUERY, {"runId": run_id})["logsForRun"]["events"]
+        lines = []
+        for event in events:
+            lines.append(event.get("message") or "")
+            error = event.get("error") or {}
+            lines += [error.get("message") or "", *(cause.get("message") or "" for cause in error.get("causes") or [])]
+        return "\n".join(lines)
+
     def materializations(self, asset_key: str) -> list[dict]:
         """Every materialization event of `asset_key`: run id and text metadata."""
         data = self.graphql(MATERIALIZATIONS_QUERY, {"assetKey": {"path": asset_key.split("/")}})
@@ -312,6 +322,22 @@ query RunEvents($runId: ID!) {
   logsForRun(runId: $runId) {
     __typename
     ... on EventConnection { events { __typename ... on MessageEvent { message } } }
+  }
+}
+"""
+
+RUN_EVENTS_WITH_ERRORS_QUERY = """
+query RunEventsWithErrors($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on MessageEvent { message }
+        ... on EngineEvent { error { message causes { message } } }
+        ... on RunFailureEvent { error { message causes { message } } }
+      }
+    }
   }
 }
 """

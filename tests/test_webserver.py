@@ -68,6 +68,16 @@ def test_make_dev_serves_without_running_anything_and_a_launched_run_materialize
             assert event["metadata"].items() >= metadata.items(), (key, event)
         # The sales scripts wrote real files from the repository's root folder.
         assert (repo / "data/sales/daily_revenue.csv").is_file()
+
+        # A run's processes read only the groups the run needs (platform/nope/run_scope.py):
+        # a manifest of another group, broken after the code location loaded, cannot stop it,
+        # while a run that needs that group reads it and fails saying why.
+        (repo / "defs/sales/revenue.yaml").write_text("target: subprocess\nowners: [team:x\n")
+        narrowed = server.launch(location, ["group_a/asset_one"])
+        assert server.wait_for_run(narrowed) == "SUCCESS", server.log_tail()
+        needs_sales = server.launch(location, ["sales/daily_revenue", "sales/customer_revenue"])
+        assert server.wait_for_run(needs_sales) == "FAILURE"
+        assert "defs/sales/revenue.yaml:3:1: is not valid YAML" in server.run_text(needs_sales)
     finally:
         server.stop()
     assert server.process.returncode is not None
