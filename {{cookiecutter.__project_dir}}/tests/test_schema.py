@@ -20,6 +20,7 @@ from conftest import DEFS_PATH, REPO_ROOT
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 from nope import NopeAssetManifest, NopeInvocationTargetManifest, NopeProject, NopeSubprocessInvocationTarget
 from nope.schema import group_defaults_schema, manifest_schema, render
+from nope.validation_messages import PATTERN_MEANING
 
 SCHEMA_PATH = REPO_ROOT / "nope.schema.json"
 GROUP_SCHEMA_PATH = REPO_ROOT / "nope.group.schema.json"
@@ -123,7 +124,8 @@ def test_every_key_has_hover_text_and_every_format_a_sentence(schema_path: Path)
         for name, key in node.get("properties", {}).items():
             assert key.get("description") and key.get("markdownDescription") == key["description"], f"{path}: {name}"
         if "pattern" in node:
-            assert node.get("errorMessage", "").startswith("This is not "), f"{path} says only the pattern"
+            # The editor's sentence is `nope check`'s, from the one table of meanings.
+            assert node.get("errorMessage") == f"This is not {PATTERN_MEANING[node['pattern']]}.", path
         if "properties" in node and "allOf" not in node:  # the union's root: its keys are the branches'
             # Unknown keys are reported with the allowed ones, and every allowed one is offered.
             assert node["propertyNames"]["enum"] == sorted(node["properties"]), path
