@@ -10,7 +10,7 @@ BUILD := build
 SLUG := acme-data-platform
 UV := $(TOOLS)/bin/uv
 
-.PHONY: demo bake test test-latest benchmarks lock lock-upgrade chromium docker screenshots python-version
+.PHONY: demo bake test test-latest benchmarks lock lock-upgrade chromium docker editor screenshots python-version
 
 ## Stop with one clear line when the Python is too old, before anything is installed.
 python-version:
@@ -39,13 +39,13 @@ demo: bake
 	$(MAKE) -C $(BUILD)/$(SLUG) demo PYTHON=$(PYTHON) UV=$(abspath $(UV))
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
-test: $(BIN)/pytest chromium docker
+test: $(BIN)/pytest chromium docker editor
 	$(BIN)/python -m pytest tests
 
 ## The upstream canary (not part of CI): the newest versions the ranges in requirements/test.in
 ## allow, in a throwaway environment, then every test. Run it before `make lock-upgrade`, and on
 ## a schedule, to see a breaking upstream release before users do.
-test-latest: $(TOOLS)/bin/cookiecutter chromium docker
+test-latest: $(TOOLS)/bin/cookiecutter chromium docker editor
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BUILD)/latest-venv
 	$(UV) pip install --quiet --upgrade --python $(BUILD)/latest-venv/bin/python -r requirements/test.in
 	$(UV) pip freeze --python $(BUILD)/latest-venv/bin/python > $(BUILD)/latest-versions.txt
@@ -82,6 +82,13 @@ docker:
 		docker info >/dev/null 2>&1 || { mkdir -p $(BUILD) && (nohup dockerd >$(BUILD)/dockerd.log 2>&1 &) && \
 			for _ in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; }; \
 	fi
+
+## yaml-language-server (the YAML support of VS Code and other editors), pinned exactly by
+## tests/editor/package-lock.json, for the editor test (tests/test_editor.py). Needs node and npm.
+editor: tests/editor/node_modules/.package-lock.json
+
+tests/editor/node_modules/.package-lock.json: tests/editor/package-lock.json
+	cd tests/editor && npm ci --no-audit --no-fund --silent
 
 ## Refresh the README's screenshots of the Dagster UI from the browser test.
 screenshots: $(BIN)/pytest chromium

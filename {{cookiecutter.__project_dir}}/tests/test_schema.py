@@ -20,6 +20,7 @@ from conftest import DEFS_PATH, REPO_ROOT
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 from nope import NopeAssetManifest, NopeInvocationTargetManifest, NopeProject, NopeSubprocessInvocationTarget
 from nope.schema import group_defaults_schema, manifest_schema, render
+from nope.validation_messages import PATTERN_MEANING
 
 SCHEMA_PATH = REPO_ROOT / "nope.schema.json"
 GROUP_SCHEMA_PATH = REPO_ROOT / "nope.group.schema.json"
@@ -69,7 +70,7 @@ def test_the_committed_group_defaults_schema_is_what_nope_schema_generates():
 @pytest.mark.parametrize(
     ("defaults", "words"),
     [
-        ({"script": "a.py"}, "'script' was unexpected"),
+        ({"script": "a.py"}, "'script' is not one of"),
         ({"owners": ["bob"]}, "'bob' does not match"),
         ({"retries": {"max": 0}}, "is not valid under any of the given schemas"),
         ({"automation": {"cron": "daily"}}, "'daily'"),
@@ -85,8 +86,8 @@ def test_the_group_defaults_schema_flags_what_nope_check_rejects(defaults, words
     [
         ({"target": "subprocces"}, "is not one of"),
         ({"script": "a.py"}, "'target' is a required property"),
-        ({"target": "subprocess", "owner": ["team:x"]}, "'owner' was unexpected"),
-        ({"target": "subprocess", "assets": {"a": {"dep": []}}}, "'dep' was unexpected"),
+        ({"target": "subprocess", "owner": ["team:x"]}, "'owner' is not one of"),
+        ({"target": "subprocess", "assets": {"a": {"dep": []}}}, "'dep' is not one of"),
         ({"target": "subprocess", "assets": {"daily-revenue": {}}}, "daily-revenue"),
         ({"target": "subprocess", "assets": {}}, "should be non-empty"),
         ({"target": "subprocess", "owners": ["bob"]}, "'bob' does not match"),
@@ -99,6 +100,36 @@ def test_the_group_defaults_schema_flags_what_nope_check_rejects(defaults, words
 def test_the_schema_flags_common_mistakes_in_the_editor(manifest: dict, words: str):
     errors = schema_errors(committed_schema(), manifest)
     assert any(words in error for error in errors), errors
+
+
+def schema_nodes(node: object, path: str = "#"):
+    """Every (path, schema) below `node`, skipping values (`default`, `enum`) and `if` conditions."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from schema_nodes(item, f"{path}/{index}")
+    elif isinstance(node, dict):
+        yield path, node
+        for keyword, value in node.items():
+            if keyword in ("properties", "$defs"):
+                for name, schema in value.items():
+                    yield from schema_nodes(schema, f"{path}/{keyword}/{name}")
+            elif keyword not in ("default", "const", "enum", "examples", "if"):
+                yield from schema_nodes(value, f"{path}/{keyword}")
+
+
+@pytest.mark.parametrize("schema_path", [SCHEMA_PATH, GROUP_SCHEMA_PATH], ids=lambda path: path.name)
+def test_every_key_has_hover_text_and_every_format_a_sentence(schema_path: Path):
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    for path, node in schema_nodes(schema):
+        for name, key in node.get("properties", {}).items():
+            assert key.get("description") and key.get("markdownDescription") == key["description"], f"{path}: {name}"
+        if "pattern" in node:
+            # The editor's sentence is `nope check`'s, from the one table of meanings.
+            assert node.get("errorMessage") == f"This is not {PATTERN_MEANING[node['pattern']]}.", path
+        if "properties" in node and "allOf" not in node:  # the union's root: its keys are the branches'
+            # Unknown keys are reported with the allowed ones, and every allowed one is offered.
+            assert node["propertyNames"]["enum"] == sorted(node["properties"]), path
+            assert ", ".join(sorted(node["properties"])) in node["propertyNames"]["errorMessage"], path
 
 
 class TicketedTarget(NopeSubprocessInvocationTarget):

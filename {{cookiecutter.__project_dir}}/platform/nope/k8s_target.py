@@ -21,6 +21,7 @@ from nope.manifests import NopeInvocationTargetManifest
 from nope.models import NopeModel, TargetFields
 from nope.script_environment import CONTAINER_ENVIRONMENT
 from nope.targets import NopeSubprocessInvocationTarget, resolved_data_location
+from nope.validation_messages import PATTERN_MEANING
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -33,9 +34,18 @@ IMAGE_WORKING_DIRECTORY = "/opt/dagster/app"
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
+# In words, for `nope check` and the editor alike (see `validation_messages.PATTERN_MEANING`).
+PATTERN_MEANING.update(
+    {
+        QUANTITY_PATTERN: "a Kubernetes quantity such as `500m`, `2`, `512Mi` or `4Gi`",
+        NAMESPACE_PATTERN: "a Kubernetes namespace: lowercase letters, digits and `-`, up to 63",
+    }
+)
 
 
 class ResourceAmounts(NopeModel):
+    """An amount of CPU and memory, as Kubernetes writes them."""
+
     cpu: Quantity | None = Field(None, description="CPU, e.g. `500m` (half a core) or `2`.")
     memory: Quantity | None = Field(None, description="Memory, e.g. `512Mi` or `4Gi`.")
 
@@ -48,6 +58,8 @@ class PodResources(NopeModel):
 
 
 class K8sTargetFields(TargetFields):
+    """A manifest's own pod settings, over the platform's."""
+
     image: str | None = Field(None, description="The image of the script's pod. Default: the platform's.")
     namespace: Annotated[str, StringConstraints(pattern=NAMESPACE_PATTERN)] | None = Field(
         None, description="The Kubernetes namespace of the pod. Default: the platform's."

@@ -153,7 +153,7 @@ class CheckFields(NopeModel):
     asset: AssetName | None = Field(
         None, description="The asset checked, by name in this manifest. Optional with a single asset."
     )
-    description: str | None = None
+    description: str | None = Field(None, description="Shown in the Dagster UI with the check's result.")
     blocking: bool = Field(False, description="A failed blocking check stops downstream assets from running.")
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from nope import models
 from nope.problems import did_you_mean
 
-_PATTERN_MEANING = {
+PATTERN_MEANING = {
     models.NAME_PATTERN: "a name of letters, digits and underscores only",
     models.ASSET_KEY_PATTERN: "an asset key written `group/asset` (letters, digits, underscores; slashes between parts)",
     models.OWNER_PATTERN: "an owner: an email address or `team:<name>`",
@@ -26,8 +26,10 @@ _PATTERN_MEANING = {
     models.POOL_PATTERN: "a pool name: letters, digits, `_`, `-` or `.`",
     models.KIND_PATTERN: "a kind: up to 63 letters, digits, `_`, `-` or `.`",
 }
+"""What each pattern of the models means, in words: `nope check`'s messages and the editor's
+(`errorMessage` in nope.schema.json) both say it. A target module adds the patterns of its own keys."""
 
-_TYPE_MEANING = {
+TYPE_MEANING = {
     "list_type": "a list, e.g. `[a, b]` or one `- item` per line",
     "dict_type": "a mapping of `key: value` lines",
     "model_type": "a mapping of `key: value` lines",
@@ -40,6 +42,7 @@ _TYPE_MEANING = {
     "bool_type": "true or false",
     "bool_parsing": "true or false",
 }
+"""What a pydantic type error asked for, in words (the editor says the list and mapping ones too)."""
 
 
 def dotted(loc: tuple[str | int, ...]) -> str:
@@ -69,12 +72,12 @@ def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str |
         return loc, f"`{where}` is required"
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
-        meaning = _PATTERN_MEANING.get(pattern, "the expected format")
+        meaning = PATTERN_MEANING.get(pattern, "the expected format")
         return loc, f"{where}: `{value}` is not {meaning}.{_fixed_spelling(pattern, value)}"
-    if kind in _TYPE_MEANING and value is None:
-        return loc, f"`{where}:` has no value; write {_TYPE_MEANING[kind]}, or remove the line"
-    if kind in _TYPE_MEANING:
-        return loc, f"{where} must be {_TYPE_MEANING[kind]}, not {_describe_value(value)}"
+    if kind in TYPE_MEANING and value is None:
+        return loc, f"`{where}:` has no value; write {TYPE_MEANING[kind]}, or remove the line"
+    if kind in TYPE_MEANING:
+        return loc, f"{where} must be {TYPE_MEANING[kind]}, not {_describe_value(value)}"
     if kind == "value_error":
         return loc, (f"{where}: " if where else "") + str(error["ctx"]["error"])
     return loc, f"{where}: {error['msg']}" if where else error["msg"]
