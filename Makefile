@@ -88,6 +88,8 @@ docker:
 editor: tests/editor/node_modules/.package-lock.json
 
 tests/editor/node_modules/.package-lock.json: tests/editor/package-lock.json
+	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	cd tests/editor && npm ci --no-audit --no-fund --silent
 
 ## Refresh the README's screenshots of the Dagster UI from the browser test.
