@@ -141,10 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nope-benchmarks")
     parser.add_argument("--contenders", nargs="+", default=["nope", "components", "floor"])
-    parser.add_argument("--time-limit", type=float, default=TIME_LIMIT, help="seconds before a CLI run is stopped")
+    parser.add_argument("--time-limit", type=float, help="seconds before a CLI run is stopped (default 300)")
     args = parser.parse_args(argv)
     global TIME_LIMIT  # one setting for every measurement of this run
-    TIME_LIMIT = args.time_limit
+    TIME_LIMIT = args.time_limit or TIME_LIMIT
     began = time.perf_counter()
     cli: dict[tuple, list[float]] = {}
     gql: dict[tuple, list[float]] = {}
