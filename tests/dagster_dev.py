@@ -186,6 +186,12 @@ class DagsterDev:
             raise AssertionError(f"launch failed: {result}")
         return result["run"]["runId"]
 
+    def terminate(self, run_id: str) -> None:
+        """Cancel a run, as the run page's Terminate button does."""
+        result = self.graphql(TERMINATE_MUTATION, {"runId": run_id})["terminateRun"]
+        if result["__typename"] != "TerminateRunSuccess":
+            raise AssertionError(f"terminate failed: {result}")
+
     def run_status(self, run_id: str) -> str:
         return self.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]["status"]
 
@@ -338,6 +344,16 @@ query RunEventsWithErrors($runId: ID!) {
         ... on RunFailureEvent { error { message causes { message } } }
       }
     }
+  }
+}
+"""
+
+TERMINATE_MUTATION = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on PythonError { message }
   }
 }
 """

@@ -185,3 +185,29 @@ def test_many_runs_at_once_on_a_new_sqlite_instance_all_succeed_and_leave_it_int
         text=True,
     )
     assert count.stdout.strip() == str(CONCURRENT_FIRST_RUNS), count.stderr[-2000:]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def test_cancelling_a_run_from_the_ui_stops_its_script_and_ends_the_run_canceled(tmp_path: Path):
+    """The run's own process (`dagster api execute_run`, from the repo's run launcher) gets the cancel."""
+    repo = bake_with_gate(tmp_path)
+    server = DagsterDev.direct(repo, tmp_path / "home", tmp_path / "dagster-dev.log")
+    try:
+        location = server.wait_until_ready()
+        run_id = server.launch(location, ["faults/gate"])
+        wait_until(lambda: started(repo) == 1, "the gate script to start")
+        script_pid = int(next((repo / ".faults").glob("started-*")).name.removeprefix("started-"))
+        server.terminate(run_id)
+        assert server.wait_for_run(run_id) == "CANCELED", server.log_tail()
+        wait_until(lambda: not process_alive(script_pid), "the cancelled run's script to stop", 60)
+        assert server.materializations("faults/gate") == []
+    finally:
+        server.stop()
+    assert not group_alive(server.pgid)
