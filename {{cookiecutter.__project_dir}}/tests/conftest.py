@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+
 from modal_stand_in import ModalStandIn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

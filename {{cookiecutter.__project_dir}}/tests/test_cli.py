@@ -11,9 +11,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import REPO_ROOT, materialize
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+
+from conftest import REPO_ROOT, materialize
 
 PLATFORM = REPO_ROOT / "platform"
 

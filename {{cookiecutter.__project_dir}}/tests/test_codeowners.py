@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import REPO_ROOT
-
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
+
+from conftest import REPO_ROOT
 
 PROTECTED = ["/platform/", "/pyproject.toml", "/*.lock", "/.github/", "/Makefile", "/dagster.yaml"]
 # How the platform is built and deployed, where this repository has it.

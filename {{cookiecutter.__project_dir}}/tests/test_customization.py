@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, List, Optional
 
 import dagster as dg
 import pytest
-from conftest import materialize
 from dagster import AssetExecutionContext, PipesExecutionResult, PipesSubprocessClient
-from modal_stand_in import PIPES_SCRIPT, git_repository
 
 from nope import (
     NopeAssetManifest,
@@ -30,6 +28,9 @@ from nope import (
     NopeSubprocessInvocationTarget,
 )
 
+from conftest import materialize
+from modal_stand_in import PIPES_SCRIPT, git_repository
+
 # --- "Customizing the platform metadata" --------------------------------------------------
 
 
@@ -37,7 +38,7 @@ class TutorialSubprocessInvocationTarget(NopeSubprocessInvocationTarget):
     class InvocationTargetManifest(NopeInvocationTargetManifest):
         @property
         def tags(self) -> dict:
-            return {**{"kind": "python"}, **super().tags}
+            return {"kind": "python", **super().tags}
 
     class AssetManifest(NopeAssetManifest):
         @property
@@ -69,12 +70,12 @@ class FancyInvocationTarget(NopeInvocationTarget):
 # --- "A more realistic example of platform customization" (Modal) --------------------------
 
 
-def get_current_branch() -> Optional[str]:
+def get_current_branch() -> str | None:
     return get_stripped_stdout(["git", "rev-parse", "--abbrev-ref", "HEAD"])
 
 
-def get_stripped_stdout(cmds: List[str]) -> str:
-    result = subprocess.run(cmds, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True, text=True)
+def get_stripped_stdout(cmds: list[str]) -> str:
+    result = subprocess.run(cmds, capture_output=True, check=True, text=True)
     return result.stdout.strip()
 
 
@@ -89,8 +90,7 @@ def modal_has_env(env_name: str) -> bool:
 def modal_create_env(env_name: str) -> None:
     subprocess.run(
         ["modal", "environment", "create", env_name],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         check=True,
     )
 

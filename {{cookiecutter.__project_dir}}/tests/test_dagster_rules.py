@@ -15,11 +15,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+
+from nope import NopeAssetManifest
+from nope.dagster_rules import RESERVED_NAMES, cron_problem
 from test_manifest_errors import SCRIPT, write_tree
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
-from nope import NopeAssetManifest
-from nope.dagster_rules import RESERVED_NAMES, cron_problem
 
 # Per cron field, values that are valid there; and values that are wrong somewhere or everywhere.
 GOOD_CRON_FIELDS = [

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from pathlib import Path
 
 import dagster as dg
 import yaml
+
 from conftest import DEFS_PATH
 
 

@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
 
 from nope import NopeProject, NopeSubprocessInvocationTarget
 from nope.deploying import DeployError, current_branch, deploy
+
+from conftest import REPO_ROOT
 
 
 class UploadingTarget(NopeSubprocessInvocationTarget):

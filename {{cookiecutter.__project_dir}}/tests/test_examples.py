@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 
 import dagster as dg
-from conftest import materialize
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+
+from conftest import materialize
 
 
 def test_every_example_asset_materializes_with_its_pipes_metadata(repo_copy, instance):

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import REPO_ROOT, materialize
+
+from nope import NopeManifestError
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
-from nope import NopeManifestError
+
+from conftest import REPO_ROOT, materialize
 
 GOOD_SCRIPT = "print('fine')\n"
 TREE = {

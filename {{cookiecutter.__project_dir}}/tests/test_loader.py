@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from conftest import materialize
 
 from nope import NopeManifestError, NopeProject
+
+from conftest import materialize
 
 PIPES_SCRIPT = """
 from dagster_pipes import open_dagster_pipes

@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+
 from conftest import REPO_ROOT
 
 
@@ -67,3 +68,10 @@ def test_pre_commit_installs_the_locked_versions_of_the_check_group():
     config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
     [hook] = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "nope-check"]
     assert sorted(hook["additional_dependencies"]) == sorted(f"{name}=={packages[name]['version']}" for name in closure)
+
+
+def test_pre_commit_runs_the_locked_ruff():
+    """`make lint`, CI and pre-commit report the same findings only at the same ruff."""
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    [hook] = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "ruff"]
+    assert hook["additional_dependencies"] == [f"ruff=={locked_packages()['ruff']['version']}"]

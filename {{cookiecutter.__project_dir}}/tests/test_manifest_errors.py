@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 from nope import NopeManifestError
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 
 SCRIPT = "print('ok')\n"
 

@@ -7,9 +7,10 @@ import json
 
 import dagster as dg
 import pytest
-from conftest import materialize
 
 from nope import NopeManifestError, NopeProject
+
+from conftest import materialize
 
 PIPES_REPORT = """
 from dagster_pipes import open_dagster_pipes
@@ -109,10 +110,10 @@ def test_a_cron_automation_requests_a_run_after_its_tick(make_defs, instance):
     sensor = defs.resolve_sensor_def("nope_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     key = dg.AssetKey(["g", "report"])
-    before = datetime.datetime(2026, 3, 2, 5, 30, tzinfo=datetime.timezone.utc)
+    before = datetime.datetime(2026, 3, 2, 5, 30, tzinfo=datetime.UTC)
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=before)
     assert first.total_requested == 0
-    after = datetime.datetime(2026, 3, 2, 6, 5, tzinfo=datetime.timezone.utc)
+    after = datetime.datetime(2026, 3, 2, 6, 5, tzinfo=datetime.UTC)
     second = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, evaluation_time=after, cursor=first.cursor
     )

@@ -11,11 +11,12 @@ import subprocess
 
 import dagster as dg
 import pytest
-from conftest import materialize
-from modal_stand_in import PIPES_SCRIPT, git_repository
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
+
+from conftest import materialize
+from modal_stand_in import PIPES_SCRIPT, git_repository
 
 
 @pytest.fixture

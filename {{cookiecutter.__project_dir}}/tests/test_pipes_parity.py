@@ -21,13 +21,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import REPO_ROOT, wait_for_file, wait_until_gone
 
 # The exception Dagster's client raises for a failed script: no public name exports it.
 from dagster._core.errors import DagsterPipesExecutionError  # no public API: see above
 from dagster_pipes import DagsterPipesError
 
 from nope.subprocess_client import NopeSubprocessClient
+
+from conftest import REPO_ROOT, wait_for_file, wait_until_gone
 
 CLIENTS = {"dagster": dg.PipesSubprocessClient, "nope": NopeSubprocessClient}
 

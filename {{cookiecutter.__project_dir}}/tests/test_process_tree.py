@@ -14,6 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from nope import NopeProject
+from nope.subprocess_client import NopeSubprocessClient
+
 from conftest import (
     REPO_ROOT,
     materialize,
@@ -22,9 +26,6 @@ from conftest import (
     wait_for_file,
     wait_until_gone,
 )
-
-from nope import NopeProject
-from nope.subprocess_client import NopeSubprocessClient
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process trees are Linux-first")
 

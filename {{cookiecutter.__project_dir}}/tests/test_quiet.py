@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 
 import dagster as dg
-from conftest import materialize
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+
+from conftest import materialize
 
 
 class LinkedProject(Project):

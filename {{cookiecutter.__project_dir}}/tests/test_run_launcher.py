@@ -20,6 +20,7 @@ import yaml
 
 # What a run process records as it starts; tests write that record themselves.
 from dagster._core.events import EngineEventData  # no public API names this event payload
+
 from nope.run_launcher import NopeRunLauncher, process_running
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

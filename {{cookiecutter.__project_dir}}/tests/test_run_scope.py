@@ -19,9 +19,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import REPO_ROOT
 
 from nope.run_scope import SCOPE_VARIABLE, RunScope, current_scope
+
+from conftest import REPO_ROOT
 
 SCRIPT = "from dagster_pipes import open_dagster_pipes\n\nwith open_dagster_pipes() as pipes:\n    pipes.report_asset_materialization()\n"
 DAGSTER = str(Path(sys.executable).with_name("dagster"))

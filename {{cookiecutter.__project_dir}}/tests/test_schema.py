@@ -15,12 +15,14 @@ import jsonschema
 import pytest
 import yaml
 from pydantic import StringConstraints
-from conftest import DEFS_PATH, REPO_ROOT
 
-from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 from nope import NopeAssetManifest, NopeInvocationTargetManifest, NopeProject, NopeSubprocessInvocationTarget
 from nope.schema import group_defaults_schema, manifest_schema, render
 from nope.validation_messages import PATTERN_MEANING
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+
+from conftest import DEFS_PATH, REPO_ROOT
 
 SCHEMA_PATH = REPO_ROOT / "nope.schema.json"
 GROUP_SCHEMA_PATH = REPO_ROOT / "nope.group.schema.json"

@@ -6,10 +6,12 @@ import json
 
 import dagster as dg
 import pytest
-from conftest import materialize
 
 from nope import NopeInvocationTarget, NopeProject, NopeSubprocessInvocationTarget
+
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+
+from conftest import materialize
 
 REPORTS_ITS_ENVIRONMENT = """
 import json, os, sys

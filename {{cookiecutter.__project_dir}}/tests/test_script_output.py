@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import materialize, step_failure_text
-
 from nope import NopeProject
 from nope.script_output import TAIL_BYTES, OutputTail
+
+from conftest import materialize, step_failure_text
 
 HUGE_LINE_THEN_FAIL = """
 import sys

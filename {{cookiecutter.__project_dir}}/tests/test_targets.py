@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from conftest import materialize
 
 from nope import (
     NopeAssetManifest,
@@ -13,6 +12,8 @@ from nope import (
     NopeProject,
     NopeSubprocessInvocationTarget,
 )
+
+from conftest import materialize
 
 PIPES_SCRIPT = """
 from dagster_pipes import open_dagster_pipes

@@ -11,10 +11,11 @@ import sys
 
 import dagster as dg
 import pytest
-from conftest import materialize
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_KIND, DEFAULT_OWNERS
+
+from conftest import materialize
 
 INLINE_METADATA = """\
 # /// script

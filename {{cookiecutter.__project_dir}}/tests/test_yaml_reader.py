@@ -63,7 +63,7 @@ def test_an_alias_keeps_sharing_one_value(tmp_path: Path):
 class _ParserWithANestingLimitOfTen(yaml.SafeLoader):
     """Stands in for a libyaml build whose scanner stops at a nesting limit of its own."""
 
-    def fetch_flow_collection_start(self, TokenClass):  # noqa: N803 - PyYAML's own parameter name
+    def fetch_flow_collection_start(self, TokenClass):
         if self.flow_level >= 10:
             raise yaml.scanner.ScannerError(None, None, "exceeded maximum nesting depth", self.get_mark())
         super().fetch_flow_collection_start(TokenClass)

@@ -4,6 +4,8 @@ This package is vendored into the platform repository on purpose: platform owner
 and edit it. The names below are its public API.
 """
 
+from __future__ import annotations
+
 from nope.loading import LoadedDefs
 from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
 from nope.problems import NopeManifestError, Problem

@@ -1,4 +1,5 @@
 """`python -m nope ...`: the same command as the `nope` console script, without installing."""
+from __future__ import annotations
 
 from nope.cli import main
 

@@ -6,6 +6,8 @@ in the asset graph); code references link every asset to its manifest and script
 lenient mode, each broken manifest becomes a placeholder asset that shows its problems.
 """
 
+from __future__ import annotations
+
 import inspect
 import re
 import warnings
@@ -40,7 +42,7 @@ class Publications:
         return self.automation_conditions[automation]
 
 
-def build_assets_definition(target: "NopeInvocationTarget", publications: Publications) -> dg.AssetsDefinition:
+def build_assets_definition(target: NopeInvocationTarget, publications: Publications) -> dg.AssetsDefinition:
     """One multi-asset for one manifest, named after the manifest's path below defs/."""
     manifest = target.manifest
     resource_keys = target.required_resource_keys()
@@ -73,8 +75,8 @@ def build_assets_definition(target: "NopeInvocationTarget", publications: Public
 
 
 def build_each(
-    targets: "list[NopeInvocationTarget]", publications: Publications, *, lenient: bool
-) -> "tuple[dict[Path, dg.AssetsDefinition], dict[Path, list[Problem]]]":
+    targets: list[NopeInvocationTarget], publications: Publications, *, lenient: bool
+) -> tuple[dict[Path, dg.AssetsDefinition], dict[Path, list[Problem]]]:
     """Each target's multi-asset by manifest path, and (lenient mode) the manifests Dagster refused.
 
     Strict mode raises, naming the manifest: the error is Dagster's, or a script that changed
@@ -99,8 +101,8 @@ def build_each(
 
 
 def refused_when_resolved(
-    defs: dg.Definitions, built: "Mapping[Path, dg.AssetsDefinition]", targets: "Iterable[NopeInvocationTarget]"
-) -> "dict[Path, list[Problem]]":
+    defs: dg.Definitions, built: Mapping[Path, dg.AssetsDefinition], targets: Iterable[NopeInvocationTarget]
+) -> dict[Path, list[Problem]]:
     """Manifests whose assets Dagster refuses only when it resolves the asset graph (lenient mode).
 
     Dagster checks some values there (e.g. `dagster/row_count` metadata), not when building.
@@ -123,7 +125,7 @@ def refused_when_resolved(
         return refused
 
 
-def _refused_by_dagster(target: "NopeInvocationTarget", error: Exception) -> Problem:
+def _refused_by_dagster(target: NopeInvocationTarget, error: Exception) -> Problem:
     text = " ".join(str(error).split())  # one line, as every problem is
     return Problem(target.manifest.relative_path, 0, 0, f"Dagster refused its assets: {type(error).__name__}: {text}")
 
@@ -139,7 +141,7 @@ def _retry_policy(retries: Retries | None) -> dg.RetryPolicy | None:
     return dg.RetryPolicy(max_retries=retries.max, delay=retries.delay or None, backoff=backoff)
 
 
-def _check_specs(target: "NopeInvocationTarget") -> list[dg.AssetCheckSpec]:
+def _check_specs(target: NopeInvocationTarget) -> list[dg.AssetCheckSpec]:
     """Checks by asset name in the manifest; a manifest with one asset may leave the name out."""
     keys = {asset.name: asset.key for asset in target.asset_manifests}
     only = target.asset_manifests[0].key if len(keys) == 1 else None
@@ -170,7 +172,7 @@ def _unreported_checks(results: list[Any], context: dg.AssetExecutionContext) ->
 
 
 def _asset_spec(
-    target: "NopeInvocationTarget", asset: "NopeAssetManifest", publications: Publications
+    target: NopeInvocationTarget, asset: NopeAssetManifest, publications: Publications
 ) -> dg.AssetSpec:
     kinds, tags = kinds_and_tags(target, asset)
     return dg.AssetSpec(
@@ -187,7 +189,7 @@ def _asset_spec(
     )
 
 
-def _code_references(target: "NopeInvocationTarget") -> dict[str, dg.CodeReferencesMetadataValue]:
+def _code_references(target: NopeInvocationTarget) -> dict[str, dg.CodeReferencesMetadataValue]:
     """Links from the asset to its manifest and script, shown as "source" links in the UI."""
     with warnings.catch_warnings():  # code references are a beta API; one warning per asset is noise
         warnings.simplefilter("ignore", dg.BetaWarning)
@@ -201,7 +203,7 @@ def _code_references(target: "NopeInvocationTarget") -> dict[str, dg.CodeReferen
         }
 
 
-def _results(returned: Any, context: dg.AssetExecutionContext, target: "NopeInvocationTarget") -> list[Any]:
+def _results(returned: Any, context: dg.AssetExecutionContext, target: NopeInvocationTarget) -> list[Any]:
     """Normalize what `invoke` returned into results Dagster accepts, upstream assets first.
 
     None means "the run succeeded": every selected asset is reported materialized.
@@ -221,7 +223,7 @@ BROKEN_GROUP = RESERVED_GROUP
 
 
 def build_broken_manifest_assets(
-    broken: "dict[Path, list[Problem]]", defs_path: Path
+    broken: dict[Path, list[Problem]], defs_path: Path
 ) -> list[dg.AssetsDefinition]:
     """Lenient mode: one placeholder asset per manifest that could not be loaded.
 
@@ -241,7 +243,7 @@ def build_broken_manifest_assets(
     return placeholders
 
 
-def _broken_manifest_asset(name: str, relative_path: str, problems: "list[Problem]") -> dg.AssetsDefinition:
+def _broken_manifest_asset(name: str, relative_path: str, problems: list[Problem]) -> dg.AssetsDefinition:
     listing = "\n".join(f"- {problem}" for problem in problems)
     message = f"{relative_path} could not be loaded; fix it and reload the code location:\n{listing}"
 
@@ -258,7 +260,7 @@ def _broken_manifest_asset(name: str, relative_path: str, problems: "list[Proble
     return _placeholder
 
 
-def _in_dependency_order(target: "NopeInvocationTarget", results: list[Any]) -> list[Any]:
+def _in_dependency_order(target: NopeInvocationTarget, results: list[Any]) -> list[Any]:
     """`results` with each asset after those of the same manifest it depends on.
 
     Dagster refuses a multi-asset that reports an asset before one of its own upstream

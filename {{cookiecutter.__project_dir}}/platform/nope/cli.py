@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nope import scaffold
+from nope.deploying import DeployError, deploy
 from nope.loading import LoadedDefs
 from nope.models import NAME_PATTERN
-from nope.deploying import DeployError, deploy
 from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render

@@ -79,7 +79,7 @@ def current_scope(argv: Sequence[str] | None = None) -> RunScope | None:
         if _started_as_dagster(argv, command):
             try:
                 return scope_of(argv[3:])
-            except Exception:  # noqa: BLE001 - an argument format this module does not know: build everything
+            except Exception:
                 return None
     return None
 

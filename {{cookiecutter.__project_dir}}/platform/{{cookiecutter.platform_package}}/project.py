@@ -29,14 +29,13 @@ from nope.k8s_target import NopeK8sInvocationTarget
 {%- if cookiecutter.__include_modal == "yes" %}
 from nope.modal_target import NopeModalInvocationTarget
 {%- endif %}
+from nope.platform_settings import check_settings
 {%- if cookiecutter.__include_docker == "yes" or cookiecutter.__include_k8s == "yes" %}
 from nope.script_environment import CONTAINER_ENVIRONMENT
 {%- endif %}
 {%- if cookiecutter.__include_uv == "yes" %}
 from nope.uv_target import NopeUvInvocationTarget
 {%- endif %}
-
-from nope.platform_settings import check_settings
 
 from {{ cookiecutter.platform_package }} import settings
 from {{ cookiecutter.platform_package }}.settings import (
