@@ -10,7 +10,7 @@ BUILD := build
 SLUG := acme-data-platform
 UV := $(TOOLS)/bin/uv
 
-.PHONY: demo bake test test-latest benchmarks lock lock-upgrade chromium docker editor screenshots python-version
+.PHONY: demo bake lint test test-latest benchmarks lock lock-upgrade chromium docker editor screenshots python-version
 
 ## Stop with one clear line when the Python is too old, before anything is installed.
 python-version:
@@ -38,8 +38,12 @@ bake: $(TOOLS)/bin/cookiecutter
 demo: bake
 	$(MAKE) -C $(BUILD)/$(SLUG) demo PYTHON=$(PYTHON) UV=$(abspath $(UV))
 
+## Lint and import order of the template's own Python (ruff.toml); baked repositories lint themselves.
+lint: $(BIN)/pytest
+	$(BIN)/ruff check tests benchmarks hooks requirements local_extensions.py
+
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
-test: $(BIN)/pytest chromium docker editor
+test: lint $(BIN)/pytest chromium docker editor
 	$(BIN)/python -m pytest tests
 
 ## The upstream canary (not part of CI): the newest versions the ranges in requirements/test.in

@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
 
     began = time.perf_counter()
     samples = run_benchmark(sizes, rounds, args.work, args.run_assets, log=lambda line: print(line, file=sys.stderr))
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}; {machine()}; {rounds} rounds, medians; {time.perf_counter() - began:.0f} s in all\n")
     print(table(samples, sizes, args.run_assets))
     if args.json:

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         text = f"{statistics.median(values):.1f} s"
         return f"> {text}" if key in stopped else text
 
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}; {args.rounds} rounds, medians; {time.perf_counter() - began:.0f} s in all\n")
     print("| run | N | ours (CLI) | Components (CLI) | floor (CLI) | ours (GraphQL) | floor (GraphQL) | ours vs ours at N=50 (CLI / GraphQL) |")
     print("|---|---|---|---|---|---|---|---|")

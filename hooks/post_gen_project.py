@@ -13,7 +13,6 @@ repository with a first commit when it can (see `start_git_repository`) and prin
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import psycopg2
-
 from dagster_dev import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -70,6 +70,10 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     ]
     assert leftovers == []
 
+    # The gate every baked repository's CI and pre-commit run: lint and import order (ruff).
+    lint = subprocess.run([str(Path(sys.executable).with_name("ruff")), "check", "--no-cache", "."], cwd=repo, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-4000:]
+
     result = run_baked_tests(repo)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " skipped" not in result.stdout

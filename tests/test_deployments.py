@@ -114,7 +114,7 @@ def test_the_dockerfile_lints_clean_and_runs_the_code_server_unprivileged(docker
     assert lint.returncode == 0, lint.stdout + lint.stderr
     dockerfile = (docker_repo / "Dockerfile").read_text()
     assert "ARG BASE_IMAGE=python:3.11." in dockerfile  # pinned, the locks' Python minor version
-    assert f"FROM ${{BASE_IMAGE}}" in dockerfile
+    assert "FROM ${BASE_IMAGE}" in dockerfile
     assert "--require-hashes -r tools.lock" in dockerfile and "sync --locked --no-dev" in dockerfile
     assert "NOPE_LENIENT=1" in dockerfile
     [user] = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
@@ -226,7 +226,7 @@ def test_the_run_job_dagster_k8s_builds_from_the_values_is_valid_kubernetes(kube
 
 def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path):
     """The baked `k8s` target's own settings, through PipesK8sClient's pod builder."""
-    script = f"""
+    script = """
 import json, sys
 from pathlib import Path
 import kubernetes
@@ -235,15 +235,15 @@ from acme_platform import AcmeProject
 
 Path("defs/ml").mkdir(parents=True, exist_ok=True)
 Path("defs/ml/train.py").write_text("print('training')\\n")
-Path("defs/ml/train.yaml").write_text("target: k8s\\nnamespace: ml\\nresources: {{limits: {{memory: 8Gi}}}}\\n")
+Path("defs/ml/train.yaml").write_text("target: k8s\\nnamespace: ml\\nresources: {limits: {memory: 8Gi}}\\n")
 [target] = [t for t in AcmeProject.load("defs").targets if t.manifest.name == "train"]
 settings = target.pod_settings()
 pod = build_pod_body(
     pod_name="dagster-abc-train", image=settings["image"], command=target.command(),
-    env_vars={{"DAGSTER_PIPES_CONTEXT": "x", "NOPE_DATA_LOCATION": "/opt/dagster/data"}},
+    env_vars={"DAGSTER_PIPES_CONTEXT": "x", "NOPE_DATA_LOCATION": "/opt/dagster/data"},
     base_pod_meta=None, base_pod_spec=settings["base_pod_spec"],
 )
-print(json.dumps({{"namespace": settings["namespace"], "pod": kubernetes.client.ApiClient().sanitize_for_serialization(pod)}}))
+print(json.dumps({"namespace": settings["namespace"], "pod": kubernetes.client.ApiClient().sanitize_for_serialization(pod)}))
 """
     result = subprocess.run(
         [sys.executable, "-c", script],

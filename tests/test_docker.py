@@ -14,17 +14,23 @@ import os
 import shutil
 import subprocess
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker_host
 import pytest
 from conftest import bake
-from dagster_dev import ENV_BIN, LAUNCH_MUTATION, MATERIALIZATIONS_QUERY, RUN_QUERY, WORKSPACE_QUERY, free_port, wait_until
-
-import docker_host
+from dagster_dev import (
+    ENV_BIN,
+    LAUNCH_MUTATION,
+    MATERIALIZATIONS_QUERY,
+    RUN_QUERY,
+    WORKSPACE_QUERY,
+    free_port,
+    wait_until,
+)
 
 pytestmark = pytest.mark.docker
 

@@ -17,9 +17,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from packaging.markers import Marker
 from conftest import TEMPLATE, bake
 from dagster_dev import ENV_BIN
+from packaging.markers import Marker
 
 REQUIREMENTS = TEMPLATE / "requirements"
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)(?: ; ([^\\]+?))? *\\")

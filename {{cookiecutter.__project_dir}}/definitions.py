@@ -7,6 +7,8 @@ NOPE_LENIENT=1 instead: valid manifests load, and each broken one shows in the U
 `broken_manifests` group with its problems (see the README, "Strict or lenient loading").
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from conftest import materialize
-from container_stand_in import ContainerStandIn
-from modal_stand_in import PIPES_SCRIPT
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class.removesuffix('Project') }}DockerInvocationTarget as DockerTarget
+
+from conftest import materialize
+from container_stand_in import ContainerStandIn
+from modal_stand_in import PIPES_SCRIPT
 
 SCRIPT = PIPES_SCRIPT.replace('os.environ["MODAL_ENVIRONMENT"]', 'os.environ["NOPE_DATA_LOCATION"]')
 

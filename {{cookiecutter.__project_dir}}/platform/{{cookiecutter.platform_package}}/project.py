@@ -42,10 +42,6 @@ from {{ cookiecutter.platform_package }}.settings import (
     DATA_LOCATION,
     DEFAULT_KIND,
     DEFAULT_OWNERS,
-    REPOSITORY_BRANCH,
-    REPOSITORY_URL,
-    SCRIPT_ENV_PASSTHROUGH,
-    SCRIPT_ENV_REFERENCES,
 {%- if cookiecutter.__include_docker == "yes" %}
     DOCKER_DATA_VOLUME,
     DOCKER_IMAGE,
@@ -56,6 +52,10 @@ from {{ cookiecutter.platform_package }}.settings import (
     K8S_NAMESPACE,
     K8S_RESOURCES,
 {%- endif %}
+    REPOSITORY_BRANCH,
+    REPOSITORY_URL,
+    SCRIPT_ENV_PASSTHROUGH,
+    SCRIPT_ENV_REFERENCES,
 )
 
 if TYPE_CHECKING:

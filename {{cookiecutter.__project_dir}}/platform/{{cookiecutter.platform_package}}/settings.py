@@ -3,6 +3,8 @@
 Edit them here; `project.py` reads them. (Rendered with `tojson`, so any text is safe.)
 """
 
+from __future__ import annotations
+
 import os
 
 DEFAULT_OWNERS: list[str] = {{ cookiecutter.default_owners.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
