@@ -27,7 +27,7 @@ from pathlib import Path
 from nope import scaffold
 from nope.deploying import DeployError, deploy
 from nope.loading import LoadedDefs
-from nope.models import NAME_PATTERN
+from nope.models import NAME_PATTERN, name_suggestion
 from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
@@ -317,7 +317,7 @@ def _group_and_name(text: str) -> tuple[str, str]:
 
 def _require_name(text: str, what: str) -> None:
     if not re.match(NAME_PATTERN, text):
-        suggestion = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "my_name"
+        suggestion = name_suggestion(text) or "my_name"
         raise UsageError(f"{what} `{text}` must use letters, digits and underscores only (try `{suggestion}`)")
 
 

@@ -418,5 +418,5 @@ def _check_problems(values, asset_names: list[str], document: YamlDocument, disp
 
 
 def _name_rule(name: str) -> str:
-    suggestion = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "my_name"
+    suggestion = models.name_suggestion(name) or "my_name"
     return f"made of letters, digits and underscores only (try `{suggestion}`)"

@@ -32,6 +32,15 @@ from nope import dagster_rules
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 """Dagster's rule for group and asset names: letters, digits and underscores."""
 
+
+def name_suggestion(text: str) -> str:
+    """`text` made into a name that fits NAME_PATTERN (`daily-revenue` -> `daily_revenue`); may be empty.
+
+    The one rule behind every "try `x`" and "did you mean `x`?" for group, asset and folder names.
+    """
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
+
+
 RESERVED_GROUP = "broken_manifests"
 """Lenient mode's group and key prefix for placeholders: no folder or `key:` may use it."""
 

@@ -89,9 +89,9 @@ def _fixed_spelling(pattern: str, value: str) -> str:
         guess = "team:" + re.sub(r"[^A-Za-z0-9_.\-]+", "-", value.removeprefix("team").strip(":- ")).strip("-")
     elif pattern == models.ASSET_KEY_PATTERN:
         guess = value.replace(".", "/") if "/" not in value else value
-        guess = "/".join(re.sub(r"[^A-Za-z0-9_]+", "_", part).strip("_") for part in guess.strip("/").split("/"))
+        guess = "/".join(models.name_suggestion(part) for part in guess.strip("/").split("/"))
     elif pattern == models.NAME_PATTERN:
-        guess = re.sub(r"[^A-Za-z0-9_]+", "_", value).strip("_")
+        guess = models.name_suggestion(value)
     elif pattern in (models.TAG_KEY_PATTERN, models.TAG_VALUE_PATTERN, models.POOL_PATTERN, models.KIND_PATTERN):
         guess = re.sub(r"[^A-Za-z0-9_.\-]+", "_", value).strip("_")[:63]
     else:
