@@ -42,8 +42,14 @@ class LoadedDefs:
 
 
 class _ManifestProblems(Exception):
+    """The manifest has these problems (at least one)."""
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
+
+
+class _GroupFileBroken(Exception):
+    """The manifest's group defaults (`_group.yaml`) are broken: reported once, on that file."""
 
 
 def load_defs(
@@ -72,8 +78,9 @@ def load_defs(
             try:
                 targets.append(reader.read(manifest_file))
             except _ManifestProblems as failure:
-                if failure.problems:  # none: its group's `_group.yaml` is broken, reported below
-                    broken[manifest_file.path] = failure.problems
+                broken[manifest_file.path] = failure.problems
+            except _GroupFileBroken:
+                pass  # `reader.broken_group_files` holds the group file's problems, reported below
             except YamlProblem as failure:
                 broken[manifest_file.path] = [failure.problem]
     broken.update(reader.broken_group_files)
@@ -165,7 +172,7 @@ class _ManifestReader:
             )
         group_defaults = self._defaults_of(group)
         if group_defaults is None:
-            raise _ManifestProblems([])
+            raise _GroupFileBroken
         data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, display)
         model = models.manifest_model(
             data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
