@@ -109,6 +109,11 @@ def leftovers() -> Iterator[list[int]]:
             os.kill(pid, signal.SIGKILL)
 
 
+def specs_by_key(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
+    """Every asset spec of `defs`, by its key written `group/name`."""
+    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+
+
 def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
     """The step failure's message, with its cause's when it has one."""
     error = result.get_step_failure_events()[0].step_failure_data.error

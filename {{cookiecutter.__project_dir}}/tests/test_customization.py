@@ -28,7 +28,7 @@ from nope import (
     NopeSubprocessInvocationTarget,
 )
 
-from conftest import materialize
+from conftest import materialize, specs_by_key
 from modal_stand_in import PIPES_SCRIPT, git_repository
 
 # --- "Customizing the platform metadata" --------------------------------------------------
@@ -125,11 +125,6 @@ class ModalKicktestProject(NopeProject):
 
 
 # --- the tests -----------------------------------------------------------------------------
-
-
-def specs_by_key(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
-    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
-
 
 def test_the_kind_tag_is_python_unless_the_manifest_sets_its_own(make_defs):
     defs_path = make_defs(

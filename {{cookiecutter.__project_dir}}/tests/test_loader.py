@@ -7,7 +7,7 @@ import pytest
 
 from nope import NopeManifestError, NopeProject
 
-from conftest import materialize
+from conftest import materialize, specs_by_key
 
 PIPES_SCRIPT = """
 from dagster_pipes import open_dagster_pipes
@@ -15,11 +15,6 @@ from dagster_pipes import open_dagster_pipes
 with open_dagster_pipes() as pipes:
     pipes.report_asset_materialization(metadata={"ran": "yes"})
 """
-
-
-def specs_by_key(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
-    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
-
 
 def test_older_manifest_forms_kind_implicit_script_and_top_level_deps(make_defs):
     defs_path = make_defs(

@@ -15,7 +15,7 @@ import pytest
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
 
-from conftest import materialize
+from conftest import materialize, step_failure_text
 from modal_stand_in import PIPES_SCRIPT, git_repository
 
 
@@ -23,12 +23,6 @@ from modal_stand_in import PIPES_SCRIPT, git_repository
 def modal_defs(make_defs):
     """A `target: modal` manifest in a scratch repository root (not yet a git repository)."""
     return make_defs({"models/churn.py": PIPES_SCRIPT, "models/churn.yaml": "target: modal\n"})
-
-
-def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    return error.message + (error.cause.message if error.cause else "")
-
 
 def test_the_branch_names_the_environment_which_is_created_once(modal_defs, modal_stand_in, instance):
     repo = git_repository(modal_defs.parent, branch="feature/churn-model")

@@ -11,7 +11,7 @@ from nope import NopeInvocationTarget, NopeProject, NopeSubprocessInvocationTarg
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 
-from conftest import materialize
+from conftest import materialize, step_failure_text
 
 REPORTS_ITS_ENVIRONMENT = """
 import json, os, sys
@@ -51,11 +51,6 @@ def run_and_read(project: type[NopeProject], make_defs, instance, tmp_path, mani
     result = materialize(project.make_definitions(defs_path=defs_path), instance)
     assert result.success, [event.message for event in result.get_step_failure_events()]
     return json.loads(out.read_text())
-
-
-def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
-    return result.get_step_failure_events()[0].step_failure_data.error.message
-
 
 def test_a_script_sees_the_minimal_environment_not_the_platforms_secrets(
     make_defs, instance, tmp_path, platform_secrets

@@ -13,7 +13,7 @@ from nope import (
     NopeSubprocessInvocationTarget,
 )
 
-from conftest import materialize
+from conftest import materialize, specs_by_key, step_failure_text
 
 PIPES_SCRIPT = """
 from dagster_pipes import open_dagster_pipes
@@ -31,21 +31,10 @@ def project_with(targets: dict[str, type[NopeInvocationTarget]]) -> type[NopePro
 
     return Project
 
-
-def specs_by_key(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
-    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
-
-
 def metadata_of(instance: dg.DagsterInstance, key: str) -> dict:
     event = instance.get_latest_materialization_event(dg.AssetKey.from_user_string(key))
     assert event is not None, f"{key} was not materialized"
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
-
-
-def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    return error.message + (error.cause.message if error.cause else "")
-
 
 # --- non-Python scripts --------------------------------------------------------------------
 

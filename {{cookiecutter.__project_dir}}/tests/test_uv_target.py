@@ -15,7 +15,7 @@ import pytest
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_KIND, DEFAULT_OWNERS
 
-from conftest import materialize
+from conftest import materialize, step_failure_text
 
 INLINE_METADATA = """\
 # /// script
@@ -29,12 +29,6 @@ INLINE_METADATA = """\
 def offline_uv(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UV_OFFLINE", "1")
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv_cache"))
-
-
-def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    return error.message + (error.cause.message if error.cause else "")
-
 
 def test_a_uv_script_runs_in_its_own_environment_with_the_pipes_environment(make_defs, instance, monkeypatch):
     script = INLINE_METADATA.replace("DEPENDENCIES", "[]") + (
