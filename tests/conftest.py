@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,33 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 def bake(output_dir: Path, **answers: str) -> Path:
     """Generate a repository with `answers` over the defaults; returns its folder."""
     return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=answers))
+
+
+def bake_refused(output_dir: Path, **answers: str) -> subprocess.CompletedProcess:
+    """Run Cookiecutter's command line with `answers` that the pre-generation hook must refuse."""
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(output_dir), str(TEMPLATE)]
+    result = subprocess.run([*command, *(f"{key}={value}" for key, value in answers.items())], capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr  # Cookiecutter's own log of the refusal included
+    return result
+
+
+# Template syntax that must never survive baking (Dagster's and GitHub's own `{{ }}` may).
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter\.|\{%-?\s*(if|for|raw)\b")
+
+
+def unrendered_files(repo: Path) -> list[str]:
+    """Every text file of a baked repository that still holds template syntax."""
+    return [str(path) for path, text in _text_files(repo) if UNRENDERED.search(text)]
+
+
+def _text_files(root: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and ".git" not in path.parts:
+            try:
+                yield path, path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
 
 
 def run_baked_tests(repo: Path, *pytest_args: str) -> subprocess.CompletedProcess:

@@ -20,7 +20,7 @@ import kubernetes
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import TEMPLATE, bake
+from conftest import bake, bake_refused
 from dagster_dev import ENV_BIN
 
 KUBERNETES_VERSION = "1.33.0"  # a version kubernetes-validate ships schemas for; Jobs and Pods are stable v1
@@ -266,9 +266,7 @@ print(json.dumps({"namespace": settings["namespace"], "pod": kubernetes.client.A
 
 @pytest.mark.parametrize("deployment", ["docker", "kubernetes"])
 def test_a_container_deployment_on_sqlite_is_refused_with_one_line_and_nothing_written(tmp_path: Path, deployment: str):
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
-    result = subprocess.run([*command, f"deployment={deployment}"], capture_output=True, text=True)
-    assert result.returncode != 0
+    result = bake_refused(tmp_path, deployment=deployment)
     assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
         f"error: deployment: `{deployment}` needs `dagster_storage=postgres` (its containers share one run history, "
         "which SQLite files cannot hold); answer `postgres`, or `deployment=local`"

@@ -6,14 +6,13 @@ Runs a real, throwaway PostgreSQL 15 cluster. Run alone with `pytest -m postgres
 from __future__ import annotations
 
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
-from conftest import TEMPLATE, bake
+from conftest import TEMPLATE, bake, bake_refused
 from dagster_dev import ENV_BIN, baked_env, mark_installed
 from postgres_cluster import PostgresCluster
 
@@ -111,8 +110,6 @@ def test_materializing_the_examples_writes_runs_events_and_materializations_to_p
 
 
 def test_an_unknown_storage_stops_in_the_hook(tmp_path: Path):
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)]
-    result = subprocess.run([*command, "dagster_storage=mysql"], capture_output=True, text=True)
-    assert result.returncode != 0
+    result = bake_refused(tmp_path, dagster_storage="mysql")
     assert "dagster_storage: `mysql` must be `sqlite` or `postgres`" in result.stderr
     assert list(tmp_path.iterdir()) == []
