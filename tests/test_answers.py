@@ -121,3 +121,12 @@ def test_the_hook_knows_every_module_a_baked_lock_installs():
     }
     assert {"yaml", "dagster", "sqlalchemy", "pydantic"} <= modules  # the environment holds the locked packages
     assert modules - listed == set()
+
+
+def test_the_hook_prunes_exactly_the_target_files_these_tests_expect():
+    """The post-generation hook keeps its own table (it runs before the repository exists)."""
+    hook = (TEMPLATE / "hooks" / "post_gen_project.py").read_text(encoding="utf-8")
+    table = ast.literal_eval(re.search(r"^TARGET_PATHS = (\{.*?^\})$", hook, re.DOTALL | re.MULTILINE).group(1))
+    assert table == TARGET_FILES
+    project = TEMPLATE / "{{cookiecutter.__project_dir}}"
+    assert all((project / relative).is_file() for files in table.values() for relative in files)
