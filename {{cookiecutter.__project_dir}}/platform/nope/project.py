@@ -107,7 +107,7 @@ class NopeProject:
         description lists its problems and whose materialization fails saying so: one
         practitioner's typo cannot take down everyone's assets.
         """
-        from nope.asset_building import Publications, build_each, refused_when_resolved
+        from nope.asset_building import Publications
 
         loaded = cls._load_what_this_process_needs(defs_path)
         platform_problems = cls.platform_problems(Path(defs_path).absolute().parent)
@@ -115,9 +115,27 @@ class NopeProject:
             raise NopeManifestError(platform_problems) from None
         all_resources = {**cls.default_resources(), **(resources or {})}
         publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
+        broken = cls._broken_manifests(loaded, all_resources, publications, defs_path, lenient=lenient)
+        valid = [target for target in loaded.targets if target.manifest_path not in broken]
+        return cls._build(valid, broken, publications, all_resources, defs_path, lenient=lenient)
+
+    @classmethod
+    def _broken_manifests(
+        cls,
+        loaded: LoadedDefs,
+        resources: Mapping[str, Any],
+        publications: Publications,
+        defs_path: Path | str,
+        *,
+        lenient: bool,
+    ) -> dict[Path, list[Problem]]:
+        """Manifest -> problems: what reading found, plus resources and publications the platform lacks.
+
+        Strict mode raises them all at once; lenient mode logs them and carries on.
+        """
         broken = dict(loaded.broken_manifests)
         for target in loaded.targets:
-            found = _missing_resources(target, all_resources) + _unknown_publications(target, publications)
+            found = _missing_resources(target, resources) + _unknown_publications(target, publications)
             if found:
                 broken[target.manifest_path] = found
         problems = [problem for file_problems in broken.values() for problem in file_problems]
@@ -125,17 +143,34 @@ class NopeProject:
             raise NopeManifestError(problems) from None
         if problems:
             _log.warning("%s", NopeManifestError(problems))
+        return broken
 
-        # Build: in lenient mode a manifest Dagster refuses anyway (a rule `nope check` does not
-        # know yet) becomes a placeholder too, rather than failing everyone's code location.
-        built, refused = build_each([t for t in loaded.targets if t.manifest_path not in broken], publications, lenient=lenient)
-        defs = cls._definitions(built, broken | refused, defs_path, all_resources)
+    @classmethod
+    def _build(
+        cls,
+        targets: list[NopeInvocationTarget],
+        broken: dict[Path, list[Problem]],
+        publications: Publications,
+        resources: Mapping[str, Any],
+        defs_path: Path | str,
+        *,
+        lenient: bool,
+    ) -> dg.Definitions:
+        """One multi-asset per valid manifest, and a placeholder per broken one.
+
+        In lenient mode a manifest Dagster refuses anyway (a rule `nope check` does not know
+        yet) becomes a placeholder too, rather than failing everyone's code location.
+        """
+        from nope.asset_building import build_each, refused_when_resolved
+
+        built, refused = build_each(targets, publications, lenient=lenient)
+        defs = cls._definitions(built, broken | refused, defs_path, resources)
         if lenient:
-            refused |= refused_when_resolved(defs, built, loaded.targets)
+            refused |= refused_when_resolved(defs, built, targets)
             if refused:
                 _log.warning("%s", NopeManifestError(problem for found in refused.values() for problem in found))
                 built = {path: asset for path, asset in built.items() if path not in refused}
-                defs = cls._definitions(built, broken | refused, defs_path, all_resources)
+                defs = cls._definitions(built, broken | refused, defs_path, resources)
         return defs
 
     @classmethod
