@@ -234,12 +234,12 @@ def build_broken_manifest_assets(
     placeholders = []
     used_names: set[str] = set()
     for path, problems in broken.items():
-        relative = path.relative_to(defs_path.parent).as_posix()
+        relative_path = path.relative_to(defs_path.parent).as_posix()
         name = re.sub(r"[^A-Za-z0-9_]", "_", path.relative_to(defs_path).as_posix().replace("/", "__"))
         while name in used_names:  # `a-b.yaml` and `a_b.yaml` both read `a_b_yaml`
             name += "_"
         used_names.add(name)
-        placeholders.append(_broken_manifest_asset(name, relative, problems))
+        placeholders.append(_broken_manifest_asset(name, relative_path, problems))
     return placeholders
 
 

@@ -122,7 +122,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 class _ManifestReader:
     """Turns one manifest file into a target instance, or raises with all its problems.
 
-    Paths are handled as strings where thousands of manifests pass through (display paths,
+    Paths are handled as strings where thousands of manifests pass through (shown paths,
     folder lookups, the inside-defs/ check): `pathlib` parses every path it builds, and that
     parsing was a fifth of `nope check`. Each manifest still gets `Path`s for its file and
     script, which targets and platform code use.
@@ -141,39 +141,39 @@ class _ManifestReader:
 
     def read(self, manifest_file: ManifestFile) -> NopeInvocationTarget:
         path, below_defs = manifest_file
-        display = "/".join((self.defs_path.name, *below_defs))
+        relative_path = "/".join((self.defs_path.name, *below_defs))
         problems: list[Problem] = []
         if len(below_defs) == 1:
             raise _ManifestProblems(
-                [Problem(display, 0, 0, "manifests live in a group folder: move it to defs/<group>/")]
+                [Problem(relative_path, 0, 0, "manifests live in a group folder: move it to defs/<group>/")]
             )
         group = below_defs[0]
         stem, suffix = os.path.splitext(below_defs[-1])
         if suffix not in MANIFEST_SUFFIXES:
             raise _ManifestProblems(
-                [Problem(display, 0, 0, f"rename it to `{stem}{suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
+                [Problem(relative_path, 0, 0, f"rename it to `{stem}{suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
             )
         for folder in below_defs[:-1]:
             if not re.match(models.NAME_PATTERN, folder):
                 problems.append(
-                    Problem(display, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
+                    Problem(relative_path, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
                 )
         if group == models.RESERVED_GROUP:
-            problems.append(Problem(display, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
+            problems.append(Problem(relative_path, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
 
-        data, document = read_yaml(path, display, real_root=self.resolved_defs_path)
+        data, document = read_yaml(path, relative_path, real_root=self.resolved_defs_path)
         if data is None:
             raise _ManifestProblems(
-                [*problems, Problem(display, 1, 1, "is empty; a manifest needs at least `target: subprocess`")]
+                [*problems, Problem(relative_path, 1, 1, "is empty; a manifest needs at least `target: subprocess`")]
             )
         if not isinstance(data, dict):
             raise _ManifestProblems(
-                [*problems, Problem(display, 1, 1, "must be a mapping of `key: value` lines, e.g. `target: subprocess`")]
+                [*problems, Problem(relative_path, 1, 1, "must be a mapping of `key: value` lines, e.g. `target: subprocess`")]
             )
         group_defaults = self._defaults_of(group)
         if group_defaults is None:
             raise _GroupFileBroken
-        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, display)
+        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, relative_path)
         model = models.manifest_model(
             data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
         )
@@ -182,16 +182,16 @@ class _ManifestReader:
         except ValidationError as error:
             for detail in error.errors():
                 loc, message = describe(detail, model)
-                problems.append(Problem(display, *document.position(loc), message))
+                problems.append(Problem(relative_path, *document.position(loc), message))
             raise _ManifestProblems(problems) from None
 
         asset_names = list(values.assets) if values.assets else [stem]
         if not values.assets and not re.match(models.NAME_PATTERN, stem):
             problems.append(
-                Problem(display, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
+                Problem(relative_path, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
             )
-        script_path = self._script_path(values, path, stem, target_cls, document, display, problems)
-        problems += _check_problems(values, asset_names, document, display)
+        script_path = self._script_path(values, path, stem, target_cls, document, relative_path, problems)
+        problems += _check_problems(values, asset_names, document, relative_path)
         if problems:
             raise _ManifestProblems(problems)
 
@@ -202,7 +202,7 @@ class _ManifestReader:
             group=group,
             script_path=script_path,
             document=document,
-            relative_path=display,
+            relative_path=relative_path,
         )
         empty = _unset_asset_values(target_cls.AssetManifest.Model)
         asset_manifests = [
@@ -220,31 +220,31 @@ class _ManifestReader:
         return target
 
     def _pick_target(
-        self, data: dict, document: YamlDocument, display: str
+        self, data: dict, document: YamlDocument, relative_path: str
     ) -> tuple[dict, type[NopeInvocationTarget]]:
         """Find the target class the manifest names (`target:`, or the older spelling `kind:`)."""
         known = ", ".join(f"`{name}`" for name in self.target_map)
         if "target" in data and "kind" in data:
             line, column = document.position(("kind",))
-            raise _ManifestProblems([Problem(display, line, column, "has both `target:` and `kind:`; keep `target:`")])
+            raise _ManifestProblems([Problem(relative_path, line, column, "has both `target:` and `kind:`; keep `target:`")])
         key = "kind" if "kind" in data else "target"
         if key not in data:
             raise _ManifestProblems(
-                [Problem(display, 1, 1, f"does not say how to run its script: add `target:` (one of {known})")]
+                [Problem(relative_path, 1, 1, f"does not say how to run its script: add `target:` (one of {known})")]
             )
         name = data[key]
         if name is None:
-            raise _ManifestProblems([Problem(display, *document.position((key,)), f"`{key}:` is empty; write one of {known}")])
+            raise _ManifestProblems([Problem(relative_path, *document.position((key,)), f"`{key}:` is empty; write one of {known}")])
         if not isinstance(name, str) or name not in self.target_map:
             hint = did_you_mean(str(name), self.target_map)
             raise _ManifestProblems(
-                [Problem(display, *document.position((key,)), f"unknown target `{name}`.{hint} Known targets: {known}")]
+                [Problem(relative_path, *document.position((key,)), f"unknown target `{name}`.{hint} Known targets: {known}")]
             )
         if key == "kind":
             data = {("target" if k == "kind" else k): v for k, v in data.items()}
         return data, self.target_map[name]
 
-    def _script_path(self, values, path: Path, stem: str, target_cls, document, display, problems) -> Path:
+    def _script_path(self, values, path: Path, stem: str, target_cls, document, relative_path, problems) -> Path:
         """Resolve the script: `script:` relative to the manifest, or the sibling named like it."""
         suffixes = target_cls.script_suffixes()
         folder = os.path.dirname(path)
@@ -253,18 +253,18 @@ class _ManifestReader:
                 name for name in self._siblings(folder).get(stem, []) if os.path.splitext(name)[1].lower() in suffixes
             ]
             if len(candidates) == 1:
-                at_top = functools.partial(Problem, display, 1, 1)
+                at_top = functools.partial(Problem, relative_path, 1, 1)
                 return self._inside_defs(path.parent / candidates[0], candidates[0], at_top, problems)
             if candidates:
                 problems.append(
-                    Problem(display, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
+                    Problem(relative_path, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
                 )
             else:
                 wanted = " or ".join(f"`{stem}{suffix}`" for suffix in suffixes)
-                problems.append(Problem(display, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
+                problems.append(Problem(relative_path, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
             return path
         def at_script(message: str) -> Problem:  # the position is looked up only for a problem
-            return Problem(display, *document.position(("script",)), message)
+            return Problem(relative_path, *document.position(("script",)), message)
 
         if not values.script:
             problems.append(at_script("`script:` is empty; name the script, or remove the line"))
@@ -352,22 +352,22 @@ class _ManifestReader:
         path = next((group_folder / name for name in GROUP_FILES if os.path.lexists(group_folder / name)), None)
         if path is None:
             return {}
-        display = path.relative_to(self.repo_root).as_posix()
+        relative_path = path.relative_to(self.repo_root).as_posix()
         try:
-            data, document = read_yaml(path, display, real_root=self.resolved_defs_path)
+            data, document = read_yaml(path, relative_path, real_root=self.resolved_defs_path)
         except YamlProblem as failure:
             self.broken_group_files[path] = [failure.problem]
             return None
         if data is None:
             return {}
         if not isinstance(data, dict):
-            self.broken_group_files[path] = [Problem(display, 1, 1, "must be a mapping of `key: value` lines")]
+            self.broken_group_files[path] = [Problem(relative_path, 1, 1, "must be a mapping of `key: value` lines")]
             return None
         try:
             models.GroupDefaults.model_validate(data)
         except ValidationError as error:
             self.broken_group_files[path] = [
-                Problem(display, *document.position(loc), message)
+                Problem(relative_path, *document.position(loc), message)
                 for loc, message in (describe(detail, models.GroupDefaults) for detail in error.errors())
             ]
             return None
@@ -402,7 +402,7 @@ def _with_group_defaults(data: dict, defaults: dict) -> dict:
     return merged
 
 
-def _check_problems(values, asset_names: list[str], document: YamlDocument, display: str) -> list[Problem]:
+def _check_problems(values, asset_names: list[str], document: YamlDocument, relative_path: str) -> list[Problem]:
     """Each check names an asset of this manifest (it may leave it out when there is one)."""
     problems = []
     seen: set[tuple[str, str]] = set()
@@ -410,15 +410,15 @@ def _check_problems(values, asset_names: list[str], document: YamlDocument, disp
         asset = check.asset or (asset_names[0] if len(asset_names) == 1 else None)
         if asset is None:
             problems.append(
-                Problem(display, *document.position(("checks", index)), f"check `{check.name}`: say which asset it checks with `asset:` (one of {', '.join(asset_names)})")
+                Problem(relative_path, *document.position(("checks", index)), f"check `{check.name}`: say which asset it checks with `asset:` (one of {', '.join(asset_names)})")
             )
         elif asset not in asset_names:
             problems.append(
-                Problem(display, *document.position(("checks", index, "asset")), f"check `{check.name}`: `{asset}` is not an asset of this manifest.{did_you_mean(asset, asset_names)}")
+                Problem(relative_path, *document.position(("checks", index, "asset")), f"check `{check.name}`: `{asset}` is not an asset of this manifest.{did_you_mean(asset, asset_names)}")
             )
         elif (asset, check.name) in seen:
             problems.append(
-                Problem(display, *document.position(("checks", index)), f"check `{check.name}` on `{asset}` is declared twice")
+                Problem(relative_path, *document.position(("checks", index)), f"check `{check.name}` on `{asset}` is declared twice")
             )
         seen.add((asset, check.name))
     return problems
