@@ -190,7 +190,10 @@ class _ManifestReader:
             problems.append(
                 Problem(relative_path, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
             )
-        script_path = self._script_path(values, path, stem, target_cls, document, relative_path, problems)
+        script_path, script_problems = self._script_path(
+            values, path=path, stem=stem, target_cls=target_cls, document=document, relative_path=relative_path
+        )
+        problems += script_problems
         problems += _check_problems(values, asset_names, document, relative_path)
         if problems:
             raise _ManifestProblems(problems)
@@ -244,59 +247,69 @@ class _ManifestReader:
             data = {("target" if k == "kind" else k): v for k, v in data.items()}
         return data, self.target_map[name]
 
-    def _script_path(self, values, path: Path, stem: str, target_cls, document, relative_path, problems) -> Path:
-        """Resolve the script: `script:` relative to the manifest, or the sibling named like it."""
+    def _script_path(
+        self,
+        values: models.TargetFields,
+        *,
+        path: Path,
+        stem: str,
+        target_cls: type[NopeInvocationTarget],
+        document: YamlDocument,
+        relative_path: str,
+    ) -> tuple[Path, list[Problem]]:
+        """The script, and its problems: `script:` relative to the manifest, or the sibling named like it."""
         suffixes = target_cls.script_suffixes()
-        folder = os.path.dirname(path)
         if values.script is None:
-            candidates = [
-                name for name in self._siblings(folder).get(stem, []) if os.path.splitext(name)[1].lower() in suffixes
-            ]
-            if len(candidates) == 1:
-                at_top = functools.partial(Problem, relative_path, 1, 1)
-                return self._inside_defs(path.parent / candidates[0], candidates[0], at_top, problems)
-            if candidates:
-                problems.append(
-                    Problem(relative_path, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")
-                )
-            else:
-                wanted = " or ".join(f"`{stem}{suffix}`" for suffix in suffixes)
-                problems.append(Problem(relative_path, 1, 1, f"has no script: add {wanted} next to it, or set `script:`"))
-            return path
+            return self._sibling_script(path=path, stem=stem, suffixes=suffixes, relative_path=relative_path)
+
         def at_script(message: str) -> Problem:  # the position is looked up only for a problem
             return Problem(relative_path, *document.position(("script",)), message)
 
         if not values.script:
-            problems.append(at_script("`script:` is empty; name the script, or remove the line"))
-            return path
+            return path, [at_script("`script:` is empty; name the script, or remove the line")]
         script = Path(values.script)
         if script.is_absolute():
-            problems.append(at_script(f"script `{values.script}` must be a path relative to the manifest"))
-            return path
+            return path, [at_script(f"script `{values.script}` must be a path relative to the manifest")]
         candidate = path.parent / script
         resolved, status = self._resolve(str(candidate))
         if is_inside(resolved, self.resolved_defs_path) and status is None:
-            siblings = [name for names in self._siblings(folder).values() for name in names]
+            siblings = [name for names in self._siblings(os.path.dirname(path)).values() for name in names]
             forward_slashes = values.script.replace("\\", "/")
             if forward_slashes != values.script:
                 hint = f" Write folders with `/`: `{forward_slashes}`."
             else:
                 hint = did_you_mean(script.name, siblings)
-            problems.append(at_script(f"script `{values.script}` does not exist.{hint}"))
-            return path
+            return path, [at_script(f"script `{values.script}` does not exist.{hint}")]
+        problems = []
         if status is not None and stat.S_ISREG(status.st_mode) and candidate.suffix.lower() not in suffixes:
             problems.append(at_script(f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files"))
-        return self._inside_defs(candidate, values.script, at_script, problems, resolved=(resolved, status))
+        script_path, refused = self._inside_defs(candidate, values.script, at_script, resolved=(resolved, status))
+        return script_path, problems + refused
+
+    def _sibling_script(
+        self, *, path: Path, stem: str, suffixes: tuple[str, ...], relative_path: str
+    ) -> tuple[Path, list[Problem]]:
+        """The file next to the manifest with its stem and a suffix the target runs, and its problems."""
+        candidates = [
+            name
+            for name in self._siblings(os.path.dirname(path)).get(stem, [])
+            if os.path.splitext(name)[1].lower() in suffixes
+        ]
+        if len(candidates) == 1:
+            return self._inside_defs(path.parent / candidates[0], candidates[0], functools.partial(Problem, relative_path, 1, 1))
+        if candidates:
+            return path, [Problem(relative_path, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")]
+        wanted = " or ".join(f"`{stem}{suffix}`" for suffix in suffixes)
+        return path, [Problem(relative_path, 1, 1, f"has no script: add {wanted} next to it, or set `script:`")]
 
     def _inside_defs(
         self,
         candidate: Path,
         written: str,
         problem: Callable[[str], Problem],
-        problems: list[Problem],
         *,
         resolved: tuple[str, os.stat_result | None] | None = None,
-    ) -> Path:
+    ) -> tuple[Path, list[Problem]]:
         """The rule every file under defs/ follows (`safe_files`): inside defs/ also through
         symlinks, as only defs/ is reviewed as practitioners' code; a regular file; small enough
         to be read whole for its code version and description."""
@@ -308,8 +321,8 @@ class _ManifestReader:
                 raise RefusedFile("cannot be read: No such file or directory")
             refuse_unless_small_regular_file(status, MAX_SCRIPT_BYTES)
         except RefusedFile as refused:
-            problems.append(problem(f"script `{written}` {refused.reason}"))
-        return candidate.absolute()
+            return candidate.absolute(), [problem(f"script `{written}` {refused.reason}")]
+        return candidate.absolute(), []
 
     def _resolve(self, candidate: str) -> tuple[str, os.stat_result | None]:
         """`os.path.realpath(candidate)` and the status of what it points at (None: nothing),
