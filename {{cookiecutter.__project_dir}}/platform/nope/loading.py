@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -140,9 +141,42 @@ class _ManifestReader:
         self.broken_group_files: dict[Path, list[Problem]] = {}
 
     def read(self, manifest_file: ManifestFile) -> NopeInvocationTarget:
+        """The manifest as a target; raises `_ManifestProblems` with every problem found in it.
+
+        The phases, each returning what it finds: where the file is (its group and asset name),
+        what it holds (YAML, read safely), whether that is a valid manifest of its target, its
+        script, then the target built from it and checked as a whole.
+        """
         path, below_defs = manifest_file
         relative_path = "/".join((self.defs_path.name, *below_defs))
-        problems: list[Problem] = []
+        group, stem, problems = self._locate(below_defs, relative_path)
+        data, document = self._parse(path, relative_path, problems)
+        values, target_cls, problems = self._validate(data, group, document, relative_path, problems)
+        asset_names = list(values.assets) if values.assets else [stem]
+        if not values.assets and not re.match(models.NAME_PATTERN, stem):
+            problems.append(
+                Problem(relative_path, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
+            )
+        script_path, script_problems = self._script_path(
+            values, path=path, stem=stem, target_cls=target_cls, document=document, relative_path=relative_path
+        )
+        problems += script_problems + _check_problems(values, asset_names, document, relative_path)
+        if problems:
+            raise _ManifestProblems(problems)
+        target = self._target(
+            target_cls, values, asset_names, path=path, group=group, script_path=script_path, document=document,
+            relative_path=relative_path,
+        )  # fmt: skip
+        problems = check_target(target, allow_keys_outside_group=self.allow_keys_outside_group)
+        if problems:
+            raise _ManifestProblems(problems)
+        return target
+
+    def _locate(self, below_defs: tuple[str, ...], relative_path: str) -> tuple[str, str, list[Problem]]:
+        """The manifest's group and file stem, and what is wrong with where it lies.
+
+        A manifest outside any group, or without a manifest suffix, is not read at all.
+        """
         if len(below_defs) == 1:
             raise _ManifestProblems(
                 [Problem(relative_path, 0, 0, "manifests live in a group folder: move it to defs/<group>/")]
@@ -153,14 +187,17 @@ class _ManifestReader:
             raise _ManifestProblems(
                 [Problem(relative_path, 0, 0, f"rename it to `{stem}{suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
             )
-        for folder in below_defs[:-1]:
-            if not re.match(models.NAME_PATTERN, folder):
-                problems.append(
-                    Problem(relative_path, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
-                )
+        problems = [
+            Problem(relative_path, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
+            for folder in below_defs[:-1]
+            if not re.match(models.NAME_PATTERN, folder)
+        ]
         if group == models.RESERVED_GROUP:
             problems.append(Problem(relative_path, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
+        return group, stem, problems
 
+    def _parse(self, path: Path, relative_path: str, problems: list[Problem]) -> tuple[dict, YamlDocument]:
+        """The file's `key: value` mapping; an empty file or anything else is a problem with the earlier ones."""
         data, document = read_yaml(path, relative_path, real_root=self.resolved_defs_path)
         if data is None:
             raise _ManifestProblems(
@@ -170,6 +207,12 @@ class _ManifestReader:
             raise _ManifestProblems(
                 [*problems, Problem(relative_path, 1, 1, "must be a mapping of `key: value` lines, e.g. `target: subprocess`")]
             )
+        return data, document
+
+    def _validate(
+        self, data: dict, group: str, document: YamlDocument, relative_path: str, problems: list[Problem]
+    ) -> tuple[Any, type[NopeInvocationTarget], list[Problem]]:
+        """The manifest's values over its group's defaults, validated by its target's model."""
         group_defaults = self._defaults_of(group)
         if group_defaults is None:
             raise _GroupFileBroken
@@ -178,26 +221,26 @@ class _ManifestReader:
             data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
         )
         try:
-            values = model.model_validate(data)
+            return model.model_validate(data), target_cls, problems
         except ValidationError as error:
             for detail in error.errors():
                 loc, message = describe(detail, model)
                 problems.append(Problem(relative_path, *document.position(loc), message))
             raise _ManifestProblems(problems) from None
 
-        asset_names = list(values.assets) if values.assets else [stem]
-        if not values.assets and not re.match(models.NAME_PATTERN, stem):
-            problems.append(
-                Problem(relative_path, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
-            )
-        script_path, script_problems = self._script_path(
-            values, path=path, stem=stem, target_cls=target_cls, document=document, relative_path=relative_path
-        )
-        problems += script_problems
-        problems += _check_problems(values, asset_names, document, relative_path)
-        if problems:
-            raise _ManifestProblems(problems)
-
+    def _target(
+        self,
+        target_cls: type[NopeInvocationTarget],
+        values: Any,
+        asset_names: list[str],
+        *,
+        path: Path,
+        group: str,
+        script_path: Path,
+        document: YamlDocument,
+        relative_path: str,
+    ) -> NopeInvocationTarget:
+        """The target, its manifest object and one asset manifest per asset name."""
         manifest = target_cls.InvocationTargetManifest(
             values=values,
             path=path,
@@ -216,11 +259,7 @@ class _ManifestReader:
             )
             for name in asset_names
         ]
-        target = target_cls(manifest, asset_manifests)
-        problems = check_target(target, allow_keys_outside_group=self.allow_keys_outside_group)
-        if problems:
-            raise _ManifestProblems(problems)
-        return target
+        return target_cls(manifest, asset_manifests)
 
     def _pick_target(
         self, data: dict, document: YamlDocument, relative_path: str
