@@ -13,6 +13,7 @@ for as long as the script runs. A step whose parent changed stops its tree and f
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -75,14 +76,34 @@ class ScriptProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
-            try:
-                return self.supervisor.wait(timeout=max(left, 0))
-            except subprocess.TimeoutExpired:
-                pass
+            if self._exited_within(max(left, 0)):
+                return self.supervisor.wait()
             if self._parent_pid != 1 and os.getppid() != self._parent_pid:
                 raise ParentProcessGone(self._parent_pid)
             if deadline is not None and time.monotonic() >= deadline:
                 return None
+
+    def _exited_within(self, seconds: float) -> bool:
+        """Whether the supervisor exits within `seconds`, told the moment it does.
+
+        `Popen.wait(timeout=...)` polls with sleeps of up to 50 ms, which every step paid after
+        its script had ended; a pidfd (Linux) becomes readable exactly when the process exits.
+        """
+        if hasattr(os, "pidfd_open"):
+            try:
+                pidfd = os.pidfd_open(self.supervisor.pid)
+            except OSError:  # already reaped, or a kernel without pidfds
+                pidfd = None
+            if pidfd is not None:
+                try:
+                    return bool(select.select([pidfd], [], [], seconds)[0])
+                finally:
+                    os.close(pidfd)
+        try:
+            self.supervisor.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def stop(self) -> None:
         """End the tree: the supervisor sends SIGTERM, waits its grace period, then SIGKILLs.

@@ -67,6 +67,8 @@ def end_tree(grace: float) -> None:
     """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left."""
     for stop_signal in STOP_SIGNALS:  # from here on, signals aimed at the tree are not for us
         signal.signal(stop_signal, signal.SIG_IGN)
+    if not _tree():  # the usual end: the script left nothing behind, and one look at /proc says so
+        return
     _signal_tree(signal.SIGTERM)
     deadline = time.monotonic() + grace
     while _tree() and time.monotonic() < deadline:
