@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from conftest import REPO_ROOT
@@ -18,8 +19,12 @@ DG = Path(sys.executable).parent / "dg"
 
 
 def dg(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "platform")}
-    return subprocess.run([str(DG), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    # An instance of its own, empty: checking and listing need no run history, and the repository's
+    # dagster.yaml may name a PostgreSQL server (`dagster_storage=postgres`) that tests do not have.
+    with tempfile.TemporaryDirectory() as home:
+        (Path(home) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "platform"), "DAGSTER_HOME": home}
+        return subprocess.run([str(DG), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
 
 
 def nope_list() -> list[dict]:
