@@ -174,13 +174,7 @@ class DagsterDev:
 
     def launch(self, location: str, asset_keys: Iterable[str]) -> str:
         """Launch a run materializing `asset_keys` (`group/name`); returns the run id."""
-        selector = {
-            "repositoryLocationName": location,
-            "repositoryName": "__repository__",
-            "pipelineName": "__ASSET_JOB",
-            "assetSelection": [{"path": key.split("/")} for key in asset_keys],
-        }
-        data = self.graphql(LAUNCH_MUTATION, {"executionParams": {"selector": selector, "mode": "default"}})
+        data = self.graphql(LAUNCH_MUTATION, launch_variables(location, asset_keys))
         result = data["launchPipelineExecution"]
         if result["__typename"] != "LaunchRunSuccess":
             raise AssertionError(f"launch failed: {result}")
@@ -235,6 +229,17 @@ class DagsterDev:
             }
             for event in asset["assetMaterializations"]
         ]
+
+
+def launch_variables(location: str, asset_keys: Iterable[str]) -> dict:
+    """LAUNCH_MUTATION's variables: a run of the asset job materializing `asset_keys` (`group/name`)."""
+    selector = {
+        "repositoryLocationName": location,
+        "repositoryName": "__repository__",
+        "pipelineName": "__ASSET_JOB",
+        "assetSelection": [{"path": key.split("/")} for key in asset_keys],
+    }
+    return {"executionParams": {"selector": selector, "mode": "default"}}
 
 
 def wait_until(condition: Callable[[], bool], what: str, deadline_seconds: float = READY_DEADLINE_SECONDS) -> None:

@@ -29,6 +29,7 @@ from dagster_dev import (
     RUN_QUERY,
     WORKSPACE_QUERY,
     free_port,
+    launch_variables,
     wait_until,
 )
 
@@ -196,13 +197,7 @@ def deployment(repo: Path, postgres_image: str) -> Iterator[Compose]:
 
 
 def test_a_run_launched_through_graphql_runs_in_its_own_container_and_lands_in_postgres(deployment: Compose):
-    selector = {
-        "repositoryLocationName": SLUG,
-        "repositoryName": "__repository__",
-        "pipelineName": "__ASSET_JOB",
-        "assetSelection": [{"path": key.split("/")} for key in SALES],
-    }
-    launched = deployment.graphql(LAUNCH_MUTATION, {"executionParams": {"selector": selector, "mode": "default"}})
+    launched = deployment.graphql(LAUNCH_MUTATION, launch_variables(SLUG, SALES))
     result = launched["launchPipelineExecution"]
     assert result["__typename"] == "LaunchRunSuccess", result
     run_id = result["run"]["runId"]
