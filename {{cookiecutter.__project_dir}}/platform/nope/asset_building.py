@@ -61,7 +61,7 @@ def build_assets_definition(target: NopeInvocationTarget, publications: Publicat
     # (context, config and resource parameters), and `inspect.signature` returns a function's
     # `__signature__` as it is (PEP 362). Every op has this same signature, so it is worked
     # out once: building each multi-asset is then ~15% cheaper (measured on 2,000 of them).
-    _invocation.__signature__ = _OP_FUNCTION_SIGNATURE
+    _invocation.__signature__ = _OP_FUNCTION_SIGNATURE  # type: ignore[attr-defined]  # PEP 362 allows it; typeshed's functions do not declare it
     return dg.multi_asset(
         name=target.op_name,
         specs=specs,
@@ -144,7 +144,7 @@ def _retry_policy(retries: Retries | None) -> dg.RetryPolicy | None:
 def _check_specs(target: NopeInvocationTarget) -> list[dg.AssetCheckSpec]:
     """Checks by asset name in the manifest; a manifest with one asset may leave the name out."""
     keys = {asset.name: asset.key for asset in target.asset_manifests}
-    only = target.asset_manifests[0].key if len(keys) == 1 else None
+    only = target.asset_manifests[0].key  # a check may name no asset only when there is one (`nope check`)
     return [
         dg.AssetCheckSpec(
             check.name,
@@ -208,10 +208,11 @@ def _results(returned: Any, context: dg.AssetExecutionContext, target: NopeInvoc
 
     None means "the run succeeded": every selected asset is reported materialized.
     """
+    results: list[Any]
     if returned is None:
         results = [dg.MaterializeResult(asset_key=key) for key in context.selected_asset_keys]
     elif isinstance(returned, dg.PipesClientCompletedInvocation):
-        results = returned.get_results()
+        results = list(returned.get_results())
     elif isinstance(returned, (dg.MaterializeResult, dg.AssetCheckResult)):
         results = [returned]
     else:

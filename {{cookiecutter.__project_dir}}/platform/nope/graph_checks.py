@@ -60,9 +60,9 @@ def check_graph(
                 report(asset, (*_deps_path(asset), index), f"unknown dep `{dep}`.{hint or ' No manifest defines it.'}")
 
     for cycle in _cycles({key: [dep for dep in asset.deps if dep in owners] for key, asset in owners.items()}):
-        first = owners[cycle[0]]
-        index = first.deps.index(cycle[1])
-        report(first, (*_deps_path(first), index), f"dependency cycle: {' -> '.join(cycle)}")
+        start = owners[cycle[0]]
+        index = start.deps.index(cycle[1])
+        report(start, (*_deps_path(start), index), f"dependency cycle: {' -> '.join(cycle)}")
     return dict(found)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -211,8 +211,8 @@ class NopeProject:
 
         from nope.asset_building import build_broken_manifest_assets
 
-        assets = list(built.values())
-        automated = any(spec.automation_condition for asset in assets for spec in asset.specs)
+        automated = any(spec.automation_condition for asset in built.values() for spec in asset.specs)
+        assets: Sequence[Any] = list(built.values())  # Dagster's own union of asset types, once linked
         repository = cls.git_repository()
         if repository:
             # Git links are a beta API: Dagster warns once per call and per asset, which flooded
@@ -220,19 +220,17 @@ class NopeProject:
             # watch, on Dagster upgrades, not every platform owner's to read.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", dg.BetaWarning)
-                assets = list(
-                    dg.link_code_references_to_git(
-                        assets_defs=assets,
-                        git_url=repository[0],
-                        git_branch=repository[1],
-                        file_path_mapping=dg.AnchorBasedFilePathMapping(
-                            local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
-                        ),
-                    )
+                assets = dg.link_code_references_to_git(
+                    assets_defs=assets,
+                    git_url=repository[0],
+                    git_branch=repository[1],
+                    file_path_mapping=dg.AnchorBasedFilePathMapping(
+                        local_file_anchor=Path(defs_path).absolute().parent, file_anchor_path_in_repository=""
+                    ),
                 )
-        assets += build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
+        placeholders = build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
         sensors = [_automation_sensor()] if automated else []
-        return dg.Definitions(assets=assets, resources=resources, sensors=sensors)
+        return dg.Definitions(assets=[*assets, *placeholders], resources=resources, sensors=sensors)
 
 
 def _automation_sensor() -> dg.AutomationConditionSensorDefinition:

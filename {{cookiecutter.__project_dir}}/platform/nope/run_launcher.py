@@ -98,7 +98,7 @@ def recorded_run_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         event = entry.dagster_event
         pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
-        if pid is not None:
+        if isinstance(pid, dg.TextMetadataValue) and pid.value.isdigit():  # Dagster writes the pid as text
             return int(pid.value), entry.timestamp
     return None
 

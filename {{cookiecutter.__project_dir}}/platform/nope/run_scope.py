@@ -109,7 +109,12 @@ def _serialized_arguments(arguments: list[str]) -> str:
 def _run_worker_scope(arguments: list[str]) -> RunScope | None:
     import dagster as dg
 
-    run_arguments = dg.deserialize_value(_serialized_arguments(arguments))
+    # The arguments of Dagster's own `api execute_run` command have no public type.
+    from dagster._grpc.types import ExecuteRunArgs
+
+    run_arguments = dg.deserialize_value(_serialized_arguments(arguments), as_type=ExecuteRunArgs)
+    if run_arguments.instance_ref is None:  # no instance to read the run's selection from
+        return None
     with dg.DagsterInstance.from_ref(run_arguments.instance_ref) as instance:
         run = instance.get_run_by_id(run_arguments.run_id)
     if run is None or run.asset_selection is None:  # an op selection, or the whole job: no narrowing
@@ -122,7 +127,10 @@ def _run_worker_scope(arguments: list[str]) -> RunScope | None:
 def _step_worker_scope(arguments: list[str]) -> RunScope | None:
     import dagster as dg
 
-    step_arguments = dg.deserialize_value(_serialized_arguments(arguments))
+    # The arguments of Dagster's own `api execute_step` command have no public type.
+    from dagster._grpc.types import ExecuteStepArgs
+
+    step_arguments = dg.deserialize_value(_serialized_arguments(arguments), as_type=ExecuteStepArgs)
     if not step_arguments.step_keys_to_execute:
         return None
     # A step key is its op's name, with a `[partition]` or mapping suffix for some steps.

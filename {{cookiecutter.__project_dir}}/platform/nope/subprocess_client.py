@@ -152,7 +152,7 @@ def _ending(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
-def _failure(summary: str, stderr_tail: str, **metadata: object) -> NopeScriptFailure:
+def _failure(summary: str, stderr_tail: str, **metadata: float | None) -> NopeScriptFailure:
     section = f"\n\nLast lines of its stderr:\n{stderr_tail}" if stderr_tail else " It wrote nothing to stderr."
     return NopeScriptFailure(
         description=summary + section,

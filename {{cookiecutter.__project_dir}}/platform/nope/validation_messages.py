@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import ErrorDetails
 
 from nope import models
 from nope.problems import did_you_mean
@@ -53,7 +54,7 @@ def dotted(loc: tuple[str | int, ...]) -> str:
     return text
 
 
-def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str | int, ...], str]:
+def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[tuple[str | int, ...], str]:
     """The YAML path an error points at, and a message a practitioner can act on."""
     loc = tuple(part for part in error["loc"] if part != "[key]")
     kind = error["type"]
@@ -73,7 +74,7 @@ def describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple[str |
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
         meaning = PATTERN_MEANING.get(pattern, "the expected format")
-        return loc, f"{where}: `{value}` is not {meaning}.{_fixed_spelling(pattern, value)}"
+        return loc, f"{where}: `{value}` is not {meaning}.{_fixed_spelling(pattern, str(value))}"
     if kind in TYPE_MEANING and value is None:
         return loc, f"`{where}:` has no value; write {TYPE_MEANING[kind]}, or remove the line"
     if kind in TYPE_MEANING:

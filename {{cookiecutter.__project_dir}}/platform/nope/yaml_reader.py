@@ -168,7 +168,8 @@ def _count_nesting(text: str, loader: type, fail: Fail) -> None:
             depth += 1
             if depth > MAX_NESTING:
                 mark = event.start_mark
-                raise fail(mark.line + 1, mark.column + 1, f"nests lists and mappings more than {MAX_NESTING} levels deep")
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                raise fail(line, column, f"nests lists and mappings more than {MAX_NESTING} levels deep")
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
 
@@ -212,7 +213,7 @@ class _PlainData:
         if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
             return self._mapping(node)
         # A tag on the wrong kind of node (`!!str [a]`), or `<<` anywhere but as a mapping key.
-        raise ConstructorError(None, None, f"could not build `{_short_tag(node.tag)}` from a {node.id}", node.start_mark)
+        raise ConstructorError(None, None, f"could not build `{_short_tag(node.tag)}` from a {node.id}", node.start_mark)  # type: ignore[attr-defined]  # each node class sets `id`; the stubs' base class lacks it
 
     def _mapping(self, node: yaml.MappingNode) -> tuple[object, int]:
         mapping: dict[object, object] = {}
