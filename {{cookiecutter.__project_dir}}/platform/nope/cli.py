@@ -21,13 +21,14 @@ import os
 import re
 import sys
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from nope import scaffold
 from nope.deploying import DeployError, deploy
 from nope.loading import LoadedDefs
-from nope.models import NAME_PATTERN, name_suggestion
+from nope.models import NAME_PATTERN, default_asset_key, name_suggestion
 from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
@@ -235,7 +236,7 @@ def _list(args: argparse.Namespace, config: Config) -> int:
     return EXIT_PROBLEMS if loaded.problems else EXIT_OK
 
 
-def _table(rows: list[dict[str, object]], columns: list[str]) -> str:
+def _table(rows: Sequence[Mapping[str, object]], columns: list[str]) -> str:
     cells = [[", ".join(value) if isinstance(value, list) else str(value) for value in (row[c] for c in columns)] for row in rows]
     widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
     lines = [[column.upper() for column in columns], *cells]
@@ -261,7 +262,7 @@ def _new(args: argparse.Namespace, config: Config) -> int:
         if path.exists():
             raise UsageError(f"{path.relative_to(config.repo_root).as_posix()} already exists; pick another name or edit it")
 
-    asset_keys = [f"{group}/{asset}" for asset in asset_names] or [f"{group}/{name}"]
+    asset_keys = [default_asset_key(group, asset) for asset in asset_names or [name]]
     manifest = scaffold.manifest_text(
         manifest_path=manifest_path,
         repo_root=config.repo_root,

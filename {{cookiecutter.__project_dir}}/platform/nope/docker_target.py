@@ -12,7 +12,7 @@ Needs a Docker daemon where the step runs (`DOCKER_HOST`, or the socket at /var/
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from pydantic import Field
 
@@ -36,13 +36,19 @@ class DockerTargetFields(TargetFields):
 
 
 class NopeDockerInvocationTargetManifest(NopeInvocationTargetManifest):
-    Model = DockerTargetFields
+    Model: TypeAlias = DockerTargetFields
+
+    @property
+    def image(self) -> str | None:
+        """The manifest's `image:`; None: the platform's image."""
+        return self.fields(DockerTargetFields).image
 
 
 class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
     """Runs the script in a container through the `docker_client` resource (a `PipesDockerClient`)."""
 
     InvocationTargetManifest = NopeDockerInvocationTargetManifest
+    manifest: NopeDockerInvocationTargetManifest
     # The image's interpreters, by name: the platform's own paths mean nothing inside it.
     interpreters: ClassVar[dict[str, list[str]]] = {".py": ["python"], ".sh": ["bash"], ".r": ["Rscript"], ".js": ["node"]}
     passed_through_environment = CONTAINER_ENVIRONMENT
@@ -64,7 +70,7 @@ class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
         """The manifest's `image:`, else the platform's; a sentence when neither is set."""
         import dagster as dg
 
-        image = self.manifest.values.image or self.image  # type: ignore[attr-defined]
+        image = self.manifest.image or self.image
         if not image:
             raise dg.Failure(
                 f"`{self.manifest.relative_path}` runs in a container, but neither the manifest (`image:`) nor the "
@@ -81,7 +87,8 @@ class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
             kwargs["volumes"] = [f"{source}:{location}"]
         return kwargs
 
-    # Another resource than the subprocess target's: `invoke`'s parameters name the resources it needs.
+    # Another resource than the subprocess target's, by name: Dagster passes each target the resources its
+    # `invoke` names, never through the subprocess target's signature, so this override is safe.
     def invoke(self, context: dg.AssetExecutionContext, docker_client: PipesDockerClient) -> Any:  # type: ignore[override]
         import dagster as dg
 

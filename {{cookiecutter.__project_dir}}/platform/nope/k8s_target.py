@@ -13,7 +13,7 @@ create, read and delete pods and read their logs in the namespace), or a kubecon
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias
 
 from pydantic import Field, StringConstraints
 
@@ -68,13 +68,29 @@ class K8sTargetFields(TargetFields):
 
 
 class NopeK8sInvocationTargetManifest(NopeInvocationTargetManifest):
-    Model = K8sTargetFields
+    Model: TypeAlias = K8sTargetFields
+
+    @property
+    def image(self) -> str | None:
+        """The manifest's `image:`; None: the platform's image."""
+        return self.fields(K8sTargetFields).image
+
+    @property
+    def namespace(self) -> str | None:
+        """The manifest's `namespace:`; None: the platform's namespace."""
+        return self.fields(K8sTargetFields).namespace
+
+    @property
+    def resources(self) -> PodResources | None:
+        """The manifest's `resources:`; None: the platform's."""
+        return self.fields(K8sTargetFields).resources
 
 
 class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
     """Runs the script in a pod through the `k8s_client` resource (a `PipesK8sClient`)."""
 
     InvocationTargetManifest = NopeK8sInvocationTargetManifest
+    manifest: NopeK8sInvocationTargetManifest
     # The image's interpreters, by name: the platform's own paths mean nothing inside it.
     interpreters: ClassVar[dict[str, list[str]]] = {".py": ["python"], ".sh": ["bash"], ".r": ["Rscript"], ".js": ["node"]}
     passed_through_environment = CONTAINER_ENVIRONMENT
@@ -102,14 +118,13 @@ class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
         """`PipesK8sClient.run`'s image, namespace and base pod spec for this manifest."""
         import dagster as dg
 
-        values = self.manifest.values
-        image = values.image or self.image  # type: ignore[attr-defined]
+        image = self.manifest.image or self.image
         if not image:
             raise dg.Failure(
                 f"`{self.manifest.relative_path}` runs in a pod, but neither the manifest (`image:`) nor the "
                 "platform (NOPE_K8S_IMAGE where Dagster runs) names an image."
             )
-        own_resources = values.resources  # type: ignore[attr-defined]
+        own_resources = self.manifest.resources
         resources = own_resources.model_dump(exclude_none=True) if own_resources else self.resources
         container: dict[str, Any] = {"name": "script", "workingDir": IMAGE_WORKING_DIRECTORY, "resources": resources}
         spec: dict[str, Any] = {"containers": [container]}
@@ -119,11 +134,12 @@ class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
             spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": self.data_volume_claim}}]
         return {
             "image": image,
-            "namespace": values.namespace or self.namespace,  # type: ignore[attr-defined]
+            "namespace": self.manifest.namespace or self.namespace,
             "base_pod_spec": spec,
         }
 
-    # Another resource than the subprocess target's: `invoke`'s parameters name the resources it needs.
+    # Another resource than the subprocess target's, by name: Dagster passes each target the resources its
+    # `invoke` names, never through the subprocess target's signature, so this override is safe.
     def invoke(self, context: dg.AssetExecutionContext, k8s_client: PipesK8sClient) -> Any:  # type: ignore[override]
         import dagster as dg
 

@@ -89,7 +89,7 @@ def load_defs(
     # A manifest with graph problems (unknown deps, cycles, duplicates) is broken too.
     # A dep on the asset a broken manifest would define is a consequence, not a second mistake.
     unreadable = {
-        f"{path.relative_to(defs_path).parts[0]}/{path.stem}": path.relative_to(defs_path.parent).as_posix()
+        models.default_asset_key(path.relative_to(defs_path).parts[0], path.stem): path.relative_to(defs_path.parent).as_posix()
         for path in broken
         if len(path.relative_to(defs_path).parts) > 1
     }
@@ -472,7 +472,8 @@ def _check_problems(values, asset_names: list[str], document: YamlDocument, rela
             problems.append(
                 Problem(relative_path, *document.position(("checks", index)), f"check `{check.name}` on `{asset}` is declared twice")
             )
-        seen.add((asset, check.name))
+        else:
+            seen.add((asset, check.name))
     return problems
 
 

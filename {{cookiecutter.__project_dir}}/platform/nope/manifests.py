@@ -13,14 +13,16 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from nope.models import AssetFields, Automation, CheckFields, Retries, TargetFields
+from nope.models import AssetFields, Automation, CheckFields, ManifestFields, Retries, TargetFields, default_asset_key
 from nope.problems import NopeManifestError, Problem
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, read_regular_file, real_path_of
 
 if TYPE_CHECKING:
     from nope.yaml_reader import YamlDocument
+
+FieldsT = TypeVar("FieldsT", bound=TargetFields)
 
 # Fenced-code languages for the script source shown in the asset description.
 _FENCE_LANGUAGE = {".py": "python", ".sh": "bash", ".r": "r", ".js": "javascript", ".sql": "sql", ".ts": "typescript"}
@@ -29,8 +31,11 @@ _FENCE_LANGUAGE = {".py": "python", ".sh": "bash", ".r": "r", ".js": "javascript
 class NopeInvocationTargetManifest:
     """One manifest file: one invocation of one script, producing one or more assets."""
 
-    Model: type[TargetFields] = TargetFields
-    """The target-level keys a manifest may hold. Subclass to add or narrow keys."""
+    Model: TypeAlias = TargetFields
+    """The target-level keys a manifest may hold. Subclass to add or narrow keys.
+
+    A `TypeAlias` so type checkers accept `class Model(NopeInvocationTargetManifest.Model)`; a
+    subclass that others may subclass in turn writes `Model: TypeAlias = ...` too."""
 
     code_version_keys: tuple[str, ...] = ("target", "script", "args", "env")
     """Manifest keys that change what the script does; with its bytes they make the code version."""
@@ -38,7 +43,7 @@ class NopeInvocationTargetManifest:
     def __init__(
         self,
         *,
-        values: AssetFields,
+        values: ManifestFields,
         path: Path,
         defs_path: Path,
         group: str,
@@ -46,7 +51,7 @@ class NopeInvocationTargetManifest:
         document: YamlDocument,
         relative_path: str,
     ):
-        self.values = values  # the validated manifest file (a pydantic model instance)
+        self.values = values  # the validated manifest file: an instance of `Model` too
         self.path = path
         self.defs_path = defs_path
         self.group = group
@@ -56,7 +61,7 @@ class NopeInvocationTargetManifest:
 
     @property
     def target(self) -> str:
-        return self.values.target  # type: ignore[attr-defined]
+        return self.values.target
 
     @property
     def name(self) -> str:
@@ -140,11 +145,21 @@ class NopeInvocationTargetManifest:
         """Line and column in the manifest file of the value at `path` (for error messages)."""
         return self.document.position(tuple(path))
 
+    def fields(self, model: type[FieldsT]) -> FieldsT:
+        """`values` as `model`, a target's own `Model` class, so its extra keys read typed.
+
+        `values` is built from the target's `Model` (`models.manifest_model`), so it is always an
+        instance of it; a `Model` that does not subclass `model` is a mistake in the target.
+        """
+        if not isinstance(self.values, model):
+            raise TypeError(f"{type(self).__qualname__}.Model must be a subclass of {model.__qualname__}")
+        return self.values
+
 
 class NopeAssetManifest:
     """One asset of a manifest. Values not set on the asset fall back to the manifest's top level."""
 
-    Model: type[AssetFields] = AssetFields
+    Model: TypeAlias = AssetFields
     """The keys an asset may hold. Subclass to add or narrow keys."""
 
     def __init__(self, *, name: str, values: AssetFields, target_manifest: NopeInvocationTargetManifest):
@@ -161,13 +176,13 @@ class NopeAssetManifest:
     @property
     def yaml_path(self) -> tuple[str, ...]:
         """Where this asset's own keys sit in the manifest file (the top level for a single asset)."""
-        top_level = self.target_manifest.values.assets is None  # type: ignore[attr-defined]
+        top_level = self.target_manifest.values.assets is None
         return () if top_level else ("assets", self.name)
 
     @property
     def key(self) -> str:
         """The asset key with slashes: `<group>/<name>` unless the manifest sets `key:`."""
-        return self._value("key") or f"{self.target_manifest.group}/{self.name}"
+        return self._value("key") or default_asset_key(self.target_manifest.group, self.name)
 
     @property
     def deps(self) -> list[str]:

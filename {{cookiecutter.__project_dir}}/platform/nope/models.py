@@ -41,6 +41,15 @@ def name_suggestion(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
 
 
+def default_asset_key(group: str, asset_name: str) -> str:
+    """The key of an asset that sets no `key:`: `<group>/<asset name>`.
+
+    The one rule for it: the loader, `nope check`, `nope new`, and the guess at what a broken
+    manifest would define (a dep on that key is a consequence of its problems, not a second mistake).
+    """
+    return f"{group}/{asset_name}"
+
+
 RESERVED_GROUP = "broken_manifests"
 """Lenient mode's group and key prefix for placeholders: no folder or `key:` may use it."""
 
@@ -230,12 +239,18 @@ class TargetFields(NopeModel):
         return env
 
 
-class _ManifestRules(NopeModel):
-    """Rules that span the target's fields and the asset fields of a whole manifest."""
+class ManifestFields(TargetFields, AssetFields):
+    """A whole manifest file: the target's fields, the asset fields, and `assets:` for several.
+
+    The type of every manifest's validated `values`. The model that validates a file is built
+    per target name (`manifest_model`) on top of this one, with the target's own `Model`s.
+    """
+
+    assets: dict[AssetName, AssetFields] | None = None
 
     @model_validator(mode="after")
-    def _top_level_key_names_one_asset(self) -> _ManifestRules:
-        if getattr(self, "assets", None) and getattr(self, "key", None) is not None:
+    def _top_level_key_names_one_asset(self) -> ManifestFields:
+        if self.assets and self.key is not None:
             raise ValueError(
                 "`key:` at the top level names a single asset; with `assets:`, set `key:` under each asset"
             )
@@ -245,21 +260,30 @@ class _ManifestRules(NopeModel):
 @functools.cache
 def manifest_model(
     target_name: str, target_fields: type[TargetFields], asset_fields: type[AssetFields]
-) -> type[NopeModel]:
+) -> type[ManifestFields]:
     """The full model of a manifest file for one target name.
 
     Top level = the target's fields + the asset fields (single-asset form, or defaults for
     every asset) + an optional `assets:` mapping of asset name to asset fields.
     """
     title = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", target_name)) or "Target"
+    # Field types computed at run time: pydantic builds the model from them; type checkers
+    # know the result through `ManifestFields`.
+    target_type: Any = Literal[target_name]
+    assets_type: Any = dict[AssetName, asset_fields]  # type: ignore[valid-type]  # a class held in a variable
+    # ManifestFields last: pydantic takes an inherited field from the first base that has it, and
+    # a target's own `Model`s may narrow fields ManifestFields holds too. The plain models are
+    # ManifestFields' own bases already (listing them first would make no valid class).
+    own_models = [model for model in (target_fields, asset_fields) if model not in ManifestFields.__mro__]
+    bases: tuple[Any, ...] = (*own_models, ManifestFields)
     return create_model(
         f"{title}Manifest",
-        __base__=(_ManifestRules, target_fields, asset_fields),
+        __base__=bases,
         __doc__=f"A manifest whose script is run by the `{target_name}` target.",
-        target=(Literal[target_name], Field(description="How the script is run.")),
+        target=(target_type, Field(description="How the script is run.")),
         # No `| None`: `assets:` left empty is a mistake to report, not a single-asset manifest.
         assets=(
-            dict[AssetName, asset_fields],
+            assets_type,
             Field(
                 None,
                 min_length=1,
@@ -276,14 +300,18 @@ GROUP_DEFAULT_KEYS = (
 )  # fmt: skip
 """Keys `_group.yaml` may set for every manifest of its group (plus `target`)."""
 
-GroupDefaults = create_model(
-    "GroupDefaults",
-    __base__=NopeModel,
-    __doc__="`defs/<group>/_group.yaml`: defaults for every manifest in the group; a manifest's own value wins.",
-    target=(str | None, Field(None, description="The target of manifests that name none.")),
+# `(type, Field)` per key, as `create_model` takes them (types held in values: type checkers see Any).
+_group_default_fields: dict[str, Any] = {
+    "target": (str | None, Field(None, description="The target of manifests that name none.")),
     **{
         name: (field.annotation, field)
         for name, field in (AssetFields.model_fields | TargetFields.model_fields).items()
         if name in GROUP_DEFAULT_KEYS
     },
+}
+GroupDefaults = create_model(
+    "GroupDefaults",
+    __base__=NopeModel,
+    __doc__="`defs/<group>/_group.yaml`: defaults for every manifest in the group; a manifest's own value wins.",
+    **_group_default_fields,
 )

@@ -13,14 +13,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
 from string import Template
 
-MINIMAL_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR")
+MINIMAL_ENVIRONMENT: tuple[str, ...] = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR")
 """Every script gets these from the platform (TMPDIR too: where temporary files belong)."""
 
-CONTAINER_ENVIRONMENT = ("LANG", "LANGUAGE", "LC_*", "TZ")
+CONTAINER_ENVIRONMENT: tuple[str, ...] = ("LANG", "LANGUAGE", "LC_*", "TZ")
 """What a script in a container or pod gets from the platform: the locale and time zone. PATH,
 HOME and TMPDIR are the image's own; the platform's would point at folders the image lacks."""
 
-NETWORK_ENVIRONMENT = (
+NETWORK_ENVIRONMENT: tuple[str, ...] = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from nope import dagster_rules
 from nope.manifests import NopeAssetManifest
-from nope.models import RESERVED_GROUP
+from nope.models import RESERVED_GROUP, default_asset_key
 from nope.problems import Problem
 from nope.targets import NopeInvocationTarget
 
@@ -34,7 +34,7 @@ def kinds_and_tags(target: NopeInvocationTarget, asset: NopeAssetManifest) -> tu
 def _written_key(asset: NopeAssetManifest) -> str:
     """The key as the manifest file sets it (a platform's `key` property may prefix it: that is trusted)."""
     written = asset.values.key if "key" in asset.values.model_fields_set else asset.target_manifest.values.key
-    return written or f"{asset.target_manifest.group}/{asset.name}"
+    return written or default_asset_key(asset.target_manifest.group, asset.name)
 
 
 def check_target(target: NopeInvocationTarget, *, allow_keys_outside_group: bool) -> list[Problem]:

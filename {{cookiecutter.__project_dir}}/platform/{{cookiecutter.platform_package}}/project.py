@@ -21,10 +21,10 @@ from nope import (
     Problem,
 )
 {%- if cookiecutter.__include_docker == "yes" %}
-from nope.docker_target import NopeDockerInvocationTarget
+from nope.docker_target import NopeDockerInvocationTarget, NopeDockerInvocationTargetManifest
 {%- endif %}
 {%- if cookiecutter.__include_k8s == "yes" %}
-from nope.k8s_target import NopeK8sInvocationTarget
+from nope.k8s_target import NopeK8sInvocationTarget, NopeK8sInvocationTargetManifest
 {%- endif %}
 {%- if cookiecutter.__include_modal == "yes" %}
 from nope.modal_target import NopeModalInvocationTarget
@@ -122,7 +122,7 @@ class {{ company }}ModalInvocationTarget(NopeModalInvocationTarget):
 class {{ company }}DockerInvocationTarget(NopeDockerInvocationTarget):
     """`target: docker`: the script runs in a container of its own (this repository's image by default)."""
 
-    class InvocationTargetManifest(NopeDockerInvocationTarget.InvocationTargetManifest, {{ company }}InvocationTargetManifest):
+    class InvocationTargetManifest(NopeDockerInvocationTargetManifest, {{ company }}InvocationTargetManifest):
         kind = "docker"
 
     AssetManifest = {{ company }}AssetManifest
@@ -138,7 +138,7 @@ class {{ company }}DockerInvocationTarget(NopeDockerInvocationTarget):
 class {{ company }}K8sInvocationTarget(NopeK8sInvocationTarget):
     """`target: k8s`: the script runs in a Kubernetes pod of its own (this repository's image by default)."""
 
-    class InvocationTargetManifest(NopeK8sInvocationTarget.InvocationTargetManifest, {{ company }}InvocationTargetManifest):
+    class InvocationTargetManifest(NopeK8sInvocationTargetManifest, {{ company }}InvocationTargetManifest):
         kind = "kubernetes"
 
     AssetManifest = {{ company }}AssetManifest
