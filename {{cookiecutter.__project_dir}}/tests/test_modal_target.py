@@ -6,6 +6,7 @@ it is asked and runs the script locally (tests/modal_stand_in.py). The git repos
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -116,3 +117,17 @@ def test_modal_gets_its_token_but_the_script_not_the_platforms_secrets(make_defs
     assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success
     metadata = instance.get_latest_materialization_event(dg.AssetKey(["models", "churn"])).asset_materialization.metadata
     assert (metadata["token"].value, metadata["secret"].value) == ("ak-123", "hidden")
+
+
+def test_a_run_reads_the_git_branch_once(modal_defs, modal_stand_in, instance, tmp_path, monkeypatch):
+    """The environment created and the one run in come from one reading: a branch switched between two cannot split them."""
+    git_repository(modal_defs.parent, branch="main")
+    recording = tmp_path / "recording_git"
+    recording.mkdir()
+    log = tmp_path / "git_calls.txt"
+    (recording / "git").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {shutil.which("git")} "$@"\n')
+    (recording / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{recording}:{os.environ['PATH']}")
+    assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance).success
+    branch_reads = [line for line in log.read_text().splitlines() if line.startswith("symbolic-ref")]
+    assert branch_reads == ["symbolic-ref --quiet --short HEAD"]

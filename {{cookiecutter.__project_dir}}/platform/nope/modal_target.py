@@ -43,9 +43,9 @@ class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
     def script_suffixes(cls) -> tuple[str, ...]:
         return (".py",)
 
-    def command(self) -> list[str]:
-        """`modal run -e <environment of this branch> <script> <args>`."""
-        environment = modal_environment_name(current_branch(self.repo_root))
+    def command(self, environment: str | None = None) -> list[str]:
+        """`modal run -e <environment> <script> <args>`; by default the environment of this branch."""
+        environment = environment or modal_environment_name(current_branch(self.repo_root))
         return ["modal", "run", "-e", environment, self.python_script_path, *self.manifest.args]
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
@@ -53,15 +53,16 @@ class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
 
         self.require_executable("git")
         self.require_executable("modal")
-        branch = current_branch(self.repo_root)
+        branch = current_branch(self.repo_root)  # once per run: the branch could change between two reads
+        environment = modal_environment_name(branch)
         try:
-            created = ensure_environment(modal_environment_name(branch), self.repo_root)
+            created = ensure_environment(environment, self.repo_root)
         except ModalCommandError as error:
             raise dg.Failure(description=str(error)) from None
         if created:
             context.log.info(f"{created} for git branch `{branch}`.")
-        context.log.info(f"Running on Modal in environment `{modal_environment_name(branch)}` (git branch `{branch}`).")
-        return super().invoke(context, subprocess_client)
+        context.log.info(f"Running on Modal in environment `{environment}` (git branch `{branch}`).")
+        return self.run_command(context, subprocess_client, self.command(environment))
 
     def deploy(self, context: DeployContext) -> str | None:
         """`nope deploy`: make sure the branch's Modal environment exists before anything runs."""

@@ -118,11 +118,16 @@ class NopeInvocationTarget:
     @classmethod
     @functools.cache  # per class: signatures do not change, and every manifest asks
     def required_resource_keys(cls) -> tuple[str, ...]:
-        """Resource keys `invoke` asks for: its parameters after `self` and `context`."""
-        return tuple(inspect.signature(cls.invoke).parameters)[2:]
+        """Resource keys `invoke` asks for: its named parameters after `self` and `context`."""
+        parameters = list(inspect.signature(cls.invoke).parameters.values())[2:]
+        return tuple(p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
-    def invoke(self, context: dg.AssetExecutionContext, **resources: Any) -> Any:
-        """Run the script. Return Pipes results, `MaterializeResult`s, or None (all selected assets done)."""
+    def invoke(self, context: dg.AssetExecutionContext, *args: Any, **resources: Any) -> Any:
+        """Run the script. Return Pipes results, `MaterializeResult`s, or None (all selected assets done).
+
+        A target's `invoke` names the resources it needs after `context`; Dagster passes them
+        by name. (`*args, **resources` here lets each target name its own, for type checkers too.)
+        """
         raise NotImplementedError(f"{type(self).__qualname__} must define invoke(self, context, ...)")
 
     def deploy(self, context: DeployContext) -> str | None:
@@ -221,11 +226,20 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         return env
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
+        return self.run_command(context, subprocess_client, self.command())
+
+    def run_command(
+        self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient, command: list[str]
+    ) -> Any:
+        """Run `command` through Pipes from the repository root, with this target's environment and timeout.
+
+        What `invoke` does with `command()`; a subclass whose `invoke` works out facts the command
+        needs (the Modal target's git branch) builds the command from them and calls this.
+        """
         import dagster as dg
 
         from nope.subprocess_client import NopeSubprocessClient
 
-        command = self.command()
         self.require_executable(command[0])
         run_options: dict[str, Any] = {}
         if isinstance(subprocess_client, NopeSubprocessClient):
