@@ -52,6 +52,7 @@ def test_a_manifest_overrides_image_resources_and_namespace_and_a_claim_holds_th
         "ml/train.yaml": "target: k8s\nimage: trainer:5\nnamespace: ml\nresources: {limits: {memory: 8Gi}}\n",
     })
     [target] = {{ cookiecutter.__project_class }}.load(defs_path).targets
+    assert isinstance(target, K8sTarget)
     settings = target.pod_settings()
     pod = build_pod_body("p", settings["image"], target.command(), {}, None, settings["base_pod_spec"])
     assert settings["namespace"] == "ml"
