@@ -20,6 +20,30 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFS_PATH = REPO_ROOT / "defs"
 
 
+def pipes_script(**metadata: str) -> str:
+    """A script that reports one materialization through Pipes: each keyword is a metadata
+    entry, its value the Python expression the script reports (`os` is imported for them)."""
+    entries = ", ".join(f"{name}={expression}" for name, expression in metadata.items())
+    return textwrap.dedent(
+        f"""
+        import os
+        from dagster_pipes import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            pipes.report_asset_materialization(metadata=dict({entries}))
+        """
+    )
+
+
+PIPES_SCRIPT = pipes_script(reported_by='"the script"')
+"""A script that reports, through Pipes, that it ran."""
+
+
+def environment_script(variable: str) -> str:
+    """A Pipes script that reports where it ran: `variable`'s value, as its `environment` metadata."""
+    return pipes_script(environment=f'os.environ["{variable}"]')
+
+
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real, SQLite-backed Dagster instance in a temporary folder."""

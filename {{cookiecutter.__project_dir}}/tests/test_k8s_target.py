@@ -15,11 +15,10 @@ from nope.cli import main as nope_main
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class.removesuffix('Project') }}K8sInvocationTarget as K8sTarget
 
-from conftest import materialize
+from conftest import environment_script, materialize
 from container_stand_in import ContainerStandIn
-from modal_stand_in import PIPES_SCRIPT
 
-SCRIPT = PIPES_SCRIPT.replace('os.environ["MODAL_ENVIRONMENT"]', 'os.environ["NOPE_DATA_LOCATION"]')
+SCRIPT = environment_script("NOPE_DATA_LOCATION")
 
 
 @pytest.fixture(autouse=True)

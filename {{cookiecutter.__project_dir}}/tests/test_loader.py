@@ -7,14 +7,8 @@ import pytest
 
 from nope import NopeManifestError, NopeProject
 
-from conftest import description_of, materialize, specs_by_key, step_failure_text
+from conftest import PIPES_SCRIPT, description_of, materialize, specs_by_key, step_failure_text
 
-PIPES_SCRIPT = """
-from dagster_pipes import open_dagster_pipes
-
-with open_dagster_pipes() as pipes:
-    pipes.report_asset_materialization(metadata={"ran": "yes"})
-"""
 
 def test_older_manifest_forms_kind_implicit_script_and_top_level_deps(make_defs):
     defs_path = make_defs(

@@ -13,14 +13,7 @@ from nope import (
     NopeSubprocessInvocationTarget,
 )
 
-from conftest import description_of, materialize, specs_by_key, step_failure_text
-
-PIPES_SCRIPT = """
-from dagster_pipes import open_dagster_pipes
-
-with open_dagster_pipes() as pipes:
-    pipes.report_asset_materialization(metadata={"reported_by": "the script"})
-"""
+from conftest import PIPES_SCRIPT, description_of, materialize, specs_by_key, step_failure_text
 
 
 def project_with(targets: dict[str, type[NopeInvocationTarget]]) -> type[NopeProject]:
