@@ -7,8 +7,9 @@ import shutil
 import signal
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -17,6 +18,30 @@ from modal_stand_in import ModalStandIn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFS_PATH = REPO_ROOT / "defs"
+
+
+def pipes_script(**metadata: str) -> str:
+    """A script that reports one materialization through Pipes: each keyword is a metadata
+    entry, its value the Python expression the script reports (`os` is imported for them)."""
+    entries = ", ".join(f"{name}={expression}" for name, expression in metadata.items())
+    return textwrap.dedent(
+        f"""
+        import os
+        from dagster_pipes import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            pipes.report_asset_materialization(metadata=dict({entries}))
+        """
+    )
+
+
+PIPES_SCRIPT = pipes_script(reported_by='"the script"')
+"""A script that reports, through Pipes, that it ran."""
+
+
+def environment_script(variable: str) -> str:
+    """A Pipes script that reports where it ran: `variable`'s value, as its `environment` metadata."""
+    return pipes_script(environment=f'os.environ["{variable}"]')
 
 
 @pytest.fixture
@@ -38,7 +63,7 @@ def repo_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def make_defs(tmp_path: Path):
+def make_defs(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
     """Write a scratch defs/ tree from {relative path: text}; returns the defs/ path."""
 
     def write(files: dict[str, str]) -> Path:
@@ -53,11 +78,14 @@ def make_defs(tmp_path: Path):
     return write
 
 
-def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecuteInProcessResult:
     """Materialize every asset of `defs` on `instance`, the way a run from the UI would."""
-    return dg.materialize(
-        list(defs.assets or []), resources=defs.resources, instance=instance, raise_on_error=False, **kwargs
-    )
+    assets: list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset] = []
+    for asset in defs.assets or []:
+        # Dagster's deprecated cacheable assets cannot be materialized this way; Nope makes none.
+        assert isinstance(asset, dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset), f"not materializable: {asset!r}"
+        assets.append(asset)
+    return dg.materialize(assets, resources=defs.resources, instance=instance, raise_on_error=False, **kwargs)
 
 
 @pytest.fixture
@@ -117,4 +145,11 @@ def specs_by_key(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
 def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
     """The step failure's message, with its cause's when it has one."""
     error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None, "the step failed without an error"
     return error.message + (error.cause.message if error.cause else "")
+
+
+def description_of(spec: dg.AssetSpec) -> str:
+    """The spec's description, which every Nope asset has (its script's source at the least)."""
+    assert spec.description is not None, f"{spec.key.to_user_string()} has no description"
+    return spec.description

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 _STAND_IN = """\
@@ -75,15 +74,3 @@ def git_repository(root: Path, branch: str) -> Path:
     git("init", "--quiet", f"--initial-branch={branch}")
     git("commit", "--quiet", "--allow-empty", "-m", "start")
     return root
-
-
-PIPES_SCRIPT = textwrap.dedent(
-    """
-    import os
-    from dagster_pipes import open_dagster_pipes
-
-    with open_dagster_pipes() as pipes:
-        pipes.report_asset_materialization(metadata={"environment": os.environ["MODAL_ENVIRONMENT"]})
-    """
-)
-"""A script that reports which Modal environment the stand-in ran it in."""

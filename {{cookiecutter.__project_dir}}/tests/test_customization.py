@@ -28,8 +28,8 @@ from nope import (
     NopeSubprocessInvocationTarget,
 )
 
-from conftest import materialize, specs_by_key
-from modal_stand_in import PIPES_SCRIPT, git_repository
+from conftest import environment_script, materialize, specs_by_key
+from modal_stand_in import git_repository
 
 # --- "Customizing the platform metadata" --------------------------------------------------
 
@@ -212,7 +212,7 @@ def test_the_modal_project_runs_in_the_environment_named_after_the_git_branch(
 ):
     repo = git_repository(tmp_path / "repo", branch="churn-model")
     (repo / "defs/group_one").mkdir(parents=True)
-    (repo / "defs/group_one/modal_asset_one.py").write_text(PIPES_SCRIPT)
+    (repo / "defs/group_one/modal_asset_one.py").write_text(environment_script("MODAL_ENVIRONMENT"))
     (repo / "defs/group_one/modal_asset_one.yaml").write_text("target: modal\n")
     monkeypatch.chdir(repo)  # the tutorial's code asks git and modal about the current folder
 

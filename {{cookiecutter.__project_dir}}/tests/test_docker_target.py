@@ -12,11 +12,10 @@ import pytest
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class.removesuffix('Project') }}DockerInvocationTarget as DockerTarget
 
-from conftest import materialize
+from conftest import environment_script, materialize
 from container_stand_in import ContainerStandIn
-from modal_stand_in import PIPES_SCRIPT
 
-SCRIPT = PIPES_SCRIPT.replace('os.environ["MODAL_ENVIRONMENT"]', 'os.environ["NOPE_DATA_LOCATION"]')
+SCRIPT = environment_script("NOPE_DATA_LOCATION")
 
 
 @pytest.fixture
@@ -46,6 +45,7 @@ def test_a_manifest_names_its_own_image_and_a_volume_holds_the_data(make_defs, i
     monkeypatch.setattr(DockerTarget, "data_location", "/opt/dagster/data")
     defs_path = make_defs({"geo/tiles.py": SCRIPT, "geo/tiles.yaml": "target: docker\nimage: geo-tools:2\n"})
     [target] = {{ cookiecutter.__project_class }}.load(defs_path).targets
+    assert isinstance(target, DockerTarget)
     assert target.run_image() == "geo-tools:2"
     assert target.container_kwargs()["volumes"] == ["platform-data:/opt/dagster/data"]
 
@@ -57,4 +57,5 @@ def test_without_an_image_the_step_fails_saying_where_to_set_one(docker_defs, in
     )
     result = materialize(defs, instance)
     assert not result.success
-    assert "names an image" in result.get_step_failure_events()[0].step_failure_data.error.message
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None and "names an image" in error.message

@@ -15,11 +15,10 @@ from nope.cli import main as nope_main
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.project import {{ cookiecutter.__project_class.removesuffix('Project') }}K8sInvocationTarget as K8sTarget
 
-from conftest import materialize
+from conftest import environment_script, materialize
 from container_stand_in import ContainerStandIn
-from modal_stand_in import PIPES_SCRIPT
 
-SCRIPT = PIPES_SCRIPT.replace('os.environ["MODAL_ENVIRONMENT"]', 'os.environ["NOPE_DATA_LOCATION"]')
+SCRIPT = environment_script("NOPE_DATA_LOCATION")
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +51,7 @@ def test_a_manifest_overrides_image_resources_and_namespace_and_a_claim_holds_th
         "ml/train.yaml": "target: k8s\nimage: trainer:5\nnamespace: ml\nresources: {limits: {memory: 8Gi}}\n",
     })
     [target] = {{ cookiecutter.__project_class }}.load(defs_path).targets
+    assert isinstance(target, K8sTarget)
     settings = target.pod_settings()
     pod = build_pod_body("p", settings["image"], target.command(), {}, None, settings["base_pod_spec"])
     assert settings["namespace"] == "ml"

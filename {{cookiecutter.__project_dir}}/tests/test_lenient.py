@@ -14,7 +14,7 @@ from nope import NopeManifestError
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 
-from conftest import REPO_ROOT, materialize
+from conftest import REPO_ROOT, description_of, materialize, specs_by_key
 
 GOOD_SCRIPT = "print('fine')\n"
 TREE = {
@@ -34,16 +34,17 @@ def test_strict_by_default_one_typo_stops_the_load(make_defs):
 
 def test_lenient_loads_the_valid_manifests_and_shows_the_broken_one(make_defs, instance):
     defs = Project.make_definitions(defs_path=make_defs(TREE), lenient=True)
-    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    specs = specs_by_key(defs)
     assert sorted(specs) == ["broken_manifests/sales__revenue_yaml", "finance/ledger", "sales/orders"]
     placeholder = specs["broken_manifests/sales__revenue_yaml"]
     assert placeholder.group_name == "broken_manifests"
-    assert "defs/sales/revenue.yaml:3:1: unknown key `ownerz`. Did you mean `owners`?" in placeholder.description
+    assert "defs/sales/revenue.yaml:3:1: unknown key `ownerz`. Did you mean `owners`?" in description_of(placeholder)
 
     result = materialize(defs, instance)
     assert not result.success  # the placeholder fails, on purpose...
     [failure] = result.get_step_failure_events()
-    assert "defs/sales/revenue.yaml:3:1: unknown key `ownerz`" in failure.step_failure_data.error.message
+    error = failure.step_failure_data.error
+    assert error is not None and "defs/sales/revenue.yaml:3:1: unknown key `ownerz`" in error.message
     for key in (["sales", "orders"], ["finance", "ledger"]):  # ...and everyone else's assets ran
         assert instance.get_latest_materialization_event(dg.AssetKey(key)) is not None
 
@@ -89,10 +90,10 @@ def test_lenient_keeps_the_owner_of_a_key_another_group_claims(make_defs):
         "sales/orders.yaml": "target: subprocess\n",
     }
     defs = Project.make_definitions(defs_path=make_defs(tree), lenient=True)
-    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    specs = specs_by_key(defs)
     assert sorted(specs) == ["broken_manifests/aaa__claim_yaml", "sales/orders"]
     assert specs["sales/orders"].group_name == "sales"
-    assert "`key: sales/orders` must start with this group `aaa/`" in specs["broken_manifests/aaa__claim_yaml"].description
+    assert "`key: sales/orders` must start with this group `aaa/`" in description_of(specs["broken_manifests/aaa__claim_yaml"])
 
 
 def test_a_platform_may_allow_keys_outside_the_group(make_defs):
@@ -108,11 +109,11 @@ def test_no_manifest_can_take_a_placeholders_key_even_where_keys_may_leave_the_g
         "g/squatter.yaml": "target: subprocess\nkey: broken_manifests/sales__revenue_yaml\n",
     }
     defs = KeysAnywhereProject.make_definitions(defs_path=make_defs(tree), lenient=True)
-    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    specs = specs_by_key(defs)
     assert sorted(specs) == [
         "broken_manifests/g__squatter_yaml",
         "broken_manifests/sales__revenue_yaml",
         "finance/ledger",
         "sales/orders",
     ]
-    assert "`key:` cannot start with `broken_manifests/`" in specs["broken_manifests/g__squatter_yaml"].description
+    assert "`key:` cannot start with `broken_manifests/`" in description_of(specs["broken_manifests/g__squatter_yaml"])

@@ -7,14 +7,8 @@ import pytest
 
 from nope import NopeManifestError, NopeProject
 
-from conftest import materialize, specs_by_key
+from conftest import PIPES_SCRIPT, description_of, materialize, specs_by_key, step_failure_text
 
-PIPES_SCRIPT = """
-from dagster_pipes import open_dagster_pipes
-
-with open_dagster_pipes() as pipes:
-    pipes.report_asset_materialization(metadata={"ran": "yes"})
-"""
 
 def test_older_manifest_forms_kind_implicit_script_and_top_level_deps(make_defs):
     defs_path = make_defs(
@@ -39,7 +33,7 @@ def test_explicit_key_and_manifest_description_come_before_the_source(make_defs)
         }
     )
     spec = specs_by_key(NopeProject.make_definitions(defs_path=defs_path))["g/raw/thing"]
-    assert spec.description.startswith("The thing.\n\n```python\nprint('x')\n```")
+    assert description_of(spec).startswith("The thing.\n\n```python\nprint('x')\n```")
     assert spec.group_name == "g"
 
 
@@ -86,7 +80,7 @@ def test_walk_order_is_sorted_and_stable(make_defs):
 def test_code_version_changes_with_the_script_and_not_with_the_description(make_defs):
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\n"})
 
-    def version() -> str:
+    def version() -> str | None:
         return specs_by_key(NopeProject.make_definitions(defs_path=defs_path))["g/a"].code_version
 
     first = version()
@@ -110,8 +104,7 @@ def test_a_failing_script_fails_its_step_with_its_stderr(make_defs, instance):
     )
     result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
     assert not result.success
-    failure = result.get_step_failure_events()[0].step_failure_data.error
-    text = failure.message + "".join(cause.message for cause in [failure.cause] if cause)
+    text = step_failure_text(result)
     assert "exited with code 3" in text
     assert "KeyError: 'customer_id' while reading orders.csv" in text
 
@@ -137,9 +130,11 @@ def test_scripts_run_from_the_repository_root(make_defs, instance):
 def test_passed_resources_merge_over_the_defaults(make_defs):
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\n"})
     defs = NopeProject.make_definitions(defs_path=defs_path, resources={"extra": object()})
+    assert defs.resources is not None
     assert {"subprocess_client", "extra"} <= set(defs.resources)
     replacement = dg.PipesSubprocessClient()
     defs = NopeProject.make_definitions(defs_path=defs_path, resources={"subprocess_client": replacement})
+    assert defs.resources is not None
     assert defs.resources["subprocess_client"] is replacement
 
 

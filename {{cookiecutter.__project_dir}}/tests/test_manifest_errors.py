@@ -8,6 +8,7 @@ so these are exactly the messages `nope check` and the Dagster UI show in this r
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -319,7 +320,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
 }
 
 
-def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     defs = root / "repo" / "defs"
     defs.mkdir(parents=True)
     for relative, content in files.items():

@@ -10,7 +10,7 @@ import pytest
 
 from nope import NopeManifestError, NopeProject
 
-from conftest import materialize
+from conftest import description_of, materialize, specs_by_key
 
 PIPES_REPORT = """
 from dagster_pipes import open_dagster_pipes
@@ -26,10 +26,6 @@ class PublishingProject(NopeProject):
     @classmethod
     def partitions(cls):
         return {"daily": dg.DailyPartitionsDefinition(start_date="2026-01-01")}
-
-
-def specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
-    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
 
 
 def test_a_check_reported_by_the_script_reaches_the_instance(make_defs, instance):
@@ -58,7 +54,8 @@ def test_a_check_reported_by_the_script_reaches_the_instance(make_defs, instance
     assert evaluations["row_count_positive"].passed
     assert evaluations["row_count_positive"].metadata["rows"].value == 3
     assert not evaluations["never_reported"].passed
-    assert "did not report this check" in evaluations["never_reported"].metadata["problem"].value
+    problem = evaluations["never_reported"].metadata["problem"].value
+    assert isinstance(problem, str) and "did not report this check" in problem
     check_specs = {spec.name: spec for spec in defs.resolve_assets_def(dg.AssetKey(["sales", "orders"])).check_specs}
     assert check_specs["row_count_positive"].blocking
     assert check_specs["row_count_positive"].description == "orders is never empty"
@@ -123,7 +120,7 @@ def test_a_cron_automation_requests_a_run_after_its_tick(make_defs, instance):
 
 def test_a_published_rule_name_is_an_automation_condition(make_defs):
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\nautomation: eager\n"})
-    spec = specs(NopeProject.make_definitions(defs_path=defs_path))["g/a"]
+    spec = specs_by_key(NopeProject.make_definitions(defs_path=defs_path))["g/a"]
     assert spec.automation_condition == dg.AutomationCondition.eager()
 
 
@@ -134,6 +131,7 @@ def test_a_timeout_stops_a_sleeping_script_and_fails_the_step(make_defs, instanc
     result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None
     assert "did not finish within 1 seconds and was stopped" in error.message + str(error.cause)
 
 
@@ -185,15 +183,16 @@ def test_group_defaults_apply_and_a_manifest_overrides_them(make_defs):
         }
     )
     defs = NopeProject.make_definitions(defs_path=defs_path)
-    found = specs(defs)
+    found = specs_by_key(defs)
     assert found["sales/a"].owners == ["team:sales"]
-    assert found["sales/a"].description.startswith("Sales numbers, owned by the sales analytics team.")
+    assert description_of(found["sales/a"]).startswith("Sales numbers, owned by the sales analytics team.")
     assert found["sales/a"].tags == {"domain": "sales", "tier": "gold"}
     assert found["sales/a"].automation_condition == dg.AutomationCondition.eager()
     assert found["sales/b"].owners == ["ana@example.com"]
     assert found["sales/b"].tags == {"domain": "sales", "tier": "silver"}
     assert found["sales/b"].automation_condition == dg.AutomationCondition.on_missing()
-    assert defs.resolve_assets_def(dg.AssetKey(["sales", "a"])).op.retry_policy.max_retries == 2
+    retry_policy = defs.resolve_assets_def(dg.AssetKey(["sales", "a"])).op.retry_policy
+    assert retry_policy is not None and retry_policy.max_retries == 2
     assert found["other/c"].owners == [] and found["other/c"].automation_condition is None
 
 
@@ -255,7 +254,7 @@ def test_a_platform_that_names_its_git_repository_links_assets_to_files_there(ma
             return ("https://github.com/acme/data-platform", "main")
 
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\n"})
-    spec = specs(HostedProject.make_definitions(defs_path=defs_path))["g/a"]
+    spec = specs_by_key(HostedProject.make_definitions(defs_path=defs_path))["g/a"]
     urls = sorted(reference.url for reference in spec.metadata["dagster/code_references"].code_references)
     assert urls == [
         "https://github.com/acme/data-platform/tree/main/defs/g/a.py#L1",

@@ -16,14 +16,16 @@ import pytest
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
 
-from conftest import materialize, step_failure_text
-from modal_stand_in import PIPES_SCRIPT, git_repository
+from conftest import environment_script, materialize, pipes_script, step_failure_text
+from modal_stand_in import git_repository
+
+SCRIPT = environment_script("MODAL_ENVIRONMENT")
 
 
 @pytest.fixture
 def modal_defs(make_defs):
     """A `target: modal` manifest in a scratch repository root (not yet a git repository)."""
-    return make_defs({"models/churn.py": PIPES_SCRIPT, "models/churn.yaml": "target: modal\n"})
+    return make_defs({"models/churn.py": SCRIPT, "models/churn.yaml": "target: modal\n"})
 
 def test_the_branch_names_the_environment_which_is_created_once(modal_defs, modal_stand_in, instance):
     repo = git_repository(modal_defs.parent, branch="feature/churn-model")
@@ -99,7 +101,7 @@ def test_nope_deploy_creates_the_branch_environment_before_any_run(modal_defs, m
 
 
 def test_manifest_args_reach_modal_run(make_defs, modal_stand_in, instance):
-    defs_path = make_defs({"models/churn.py": PIPES_SCRIPT, "models/churn.yaml": "target: modal\nargs: [--days, 7]\n"})
+    defs_path = make_defs({"models/churn.py": SCRIPT, "models/churn.yaml": "target: modal\nargs: [--days, 7]\n"})
     repo = git_repository(defs_path.parent, branch="main")
     assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success
     assert ["run", "-e", "main", str(repo / "defs/models/churn.py"), "--days", "7"] in modal_stand_in.calls()
@@ -108,10 +110,7 @@ def test_manifest_args_reach_modal_run(make_defs, modal_stand_in, instance):
 def test_modal_gets_its_token_but_the_script_not_the_platforms_secrets(make_defs, modal_stand_in, instance, monkeypatch):
     monkeypatch.setenv("MODAL_TOKEN_ID", "ak-123")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret")
-    script = PIPES_SCRIPT.replace(
-        '{"environment": os.environ["MODAL_ENVIRONMENT"]}',
-        '{"token": os.environ.get("MODAL_TOKEN_ID"), "secret": os.environ.get("AWS_SECRET_ACCESS_KEY", "hidden")}',
-    )
+    script = pipes_script(token='os.environ.get("MODAL_TOKEN_ID")', secret='os.environ.get("AWS_SECRET_ACCESS_KEY", "hidden")')
     defs_path = make_defs({"models/churn.py": script, "models/churn.yaml": "target: modal\n"})
     git_repository(defs_path.parent, branch="main")
     assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=defs_path), instance).success

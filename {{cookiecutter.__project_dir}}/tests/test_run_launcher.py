@@ -82,6 +82,7 @@ def test_a_run_is_healthy_while_its_process_lives_and_failed_once_it_is_killed(
     sleeper.wait()
     result = launcher.check_run_worker_health(run)
     assert result.status.value == "FAILED"
+    assert result.msg is not None
     assert f"pid {sleeper.pid}" in result.msg and "is gone" in result.msg
 
 

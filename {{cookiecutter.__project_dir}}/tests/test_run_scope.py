@@ -135,8 +135,9 @@ def test_the_scope_comes_from_how_dagster_started_the_process(argv, scope, monke
 def test_a_step_worker_builds_its_own_step(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(SCOPE_VARIABLE, raising=False)
     argv = ["/env/lib/dagster/__main__.py", "api", "execute_step", "--compressed-input-json", step_arguments(["sales__orders"])]
-    assert current_scope(argv) == RunScope(frozenset(), frozenset({"sales__orders"}))
-    assert current_scope(argv).groups == {"sales"}
+    scope = current_scope(argv)
+    assert scope == RunScope(frozenset(), frozenset({"sales__orders"}))
+    assert scope is not None and scope.groups == {"sales"}
 
 
 def test_step_processes_inherit_their_run_worker_s_scope(monkeypatch: pytest.MonkeyPatch):

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # the dev group has no types-jsonschema
 import pytest
 import yaml
 from pydantic import StringConstraints

@@ -26,8 +26,11 @@ def test_a_huge_stderr_fails_the_step_with_a_bounded_tail_and_reaches_the_logs_w
     assert text.rstrip().endswith("line 499\nno newline at the end")
     assert "line 100\n" not in text  # only the last lines are kept
     failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert failure is not None and failure.description is not None
     assert len(failure.description.encode()) < TAIL_BYTES + 500
-    assert len(failure.metadata["stderr_tail"].value.encode()) <= TAIL_BYTES
+    stderr_tail = failure.metadata["stderr_tail"].value
+    assert isinstance(stderr_tail, str)
+    assert len(stderr_tail.encode()) <= TAIL_BYTES
     logged = capfd.readouterr().err
     assert "x" * 5_000_000 + " end" in logged and "line 100\n" in logged
 

@@ -13,14 +13,7 @@ from nope import (
     NopeSubprocessInvocationTarget,
 )
 
-from conftest import materialize, specs_by_key, step_failure_text
-
-PIPES_SCRIPT = """
-from dagster_pipes import open_dagster_pipes
-
-with open_dagster_pipes() as pipes:
-    pipes.report_asset_materialization(metadata={"reported_by": "the script"})
-"""
+from conftest import PIPES_SCRIPT, description_of, materialize, specs_by_key, step_failure_text
 
 
 def project_with(targets: dict[str, type[NopeInvocationTarget]]) -> type[NopeProject]:
@@ -34,7 +27,9 @@ def project_with(targets: dict[str, type[NopeInvocationTarget]]) -> type[NopePro
 def metadata_of(instance: dg.DagsterInstance, key: str) -> dict:
     event = instance.get_latest_materialization_event(dg.AssetKey.from_user_string(key))
     assert event is not None, f"{key} was not materialized"
-    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+    materialization = event.asset_materialization
+    assert materialization is not None, f"{key}'s event holds no materialization"
+    return {name: value.value for name, value in materialization.metadata.items()}
 
 # --- non-Python scripts --------------------------------------------------------------------
 
@@ -174,7 +169,7 @@ def test_invoke_returning_none_materializes_every_selected_asset_upstream_first(
     defs = project_with({"quiet": ReturnsNothing}).make_definitions(defs_path=defs_path)
     result = materialize(defs, instance)
     assert result.success
-    materialized = [event.asset_key.to_user_string() for event in result.get_asset_materialization_events()]
+    materialized = [event.materialization.asset_key.to_user_string() for event in result.get_asset_materialization_events()]
     assert materialized == ["g/first", "g/second"]
 
 
@@ -204,6 +199,7 @@ def test_a_platform_default_resource_reaches_invoke_by_parameter_name(make_defs,
 
     defs_path = make_defs({"g/booked.py": "# run elsewhere\n", "g/booked.yaml": "target: ledger\n"})
     defs = LedgerProject.make_definitions(defs_path=defs_path)
+    assert defs.resources is not None
     assert {"ledger", "subprocess_client"} <= set(defs.resources)
     assert materialize(defs, instance).success
     assert ledger.entries == ["g/booked"]
@@ -251,9 +247,9 @@ def test_asset_and_target_manifest_properties_are_override_points(make_defs, ins
     orders = specs_by_key(defs)["g/orders"]
     assert orders.tags == {"tier": "gold", "audited": "yes"}
     assert orders.metadata["source"] == "shop" and orders.metadata["sla_hours"] == 24
-    assert orders.description.startswith("Audited nightly.\n\n```python\nprint('orders')")
+    assert description_of(orders).startswith("Audited nightly.\n\n```python\nprint('orders')")
     assert [dep.asset_key.to_user_string() for dep in orders.deps] == ["g/calendar"]
-    assert orders.code_version.startswith("rules-v2-")
+    assert orders.code_version is not None and orders.code_version.startswith("rules-v2-")
     assert materialize(defs, instance).success
 
 

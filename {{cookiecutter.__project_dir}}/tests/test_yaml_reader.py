@@ -36,12 +36,13 @@ def _same(left: object, right: object) -> bool:
     """Equal, with the same types all the way down (1 is not True), and NaN equal to NaN."""
     if type(left) is not type(right):
         return False
-    if isinstance(left, dict):
-        return list(left) == list(right) and all(_same(left[key], right[key]) for key in left)  # type: ignore[index]
-    if isinstance(left, list):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))  # type: ignore[arg-type]
-    if isinstance(left, float) and math.isnan(left):
-        return math.isnan(right)  # type: ignore[arg-type]
+    # `right` is of `left`'s type by now: its own isinstance only tells the type checker so.
+    if isinstance(left, dict) and isinstance(right, dict):
+        return list(left) == list(right) and all(_same(left[key], right[key]) for key in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
     return left == right
 
 
