@@ -64,9 +64,11 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     assert (repo / "defs/group_a").is_dir() == (include_examples == "yes")
     assert unrendered_files(repo) == []
 
-    # The gate every baked repository's CI and pre-commit run: lint and import order (ruff).
+    # The gates every baked repository's CI and pre-commit run: lint and import order (ruff), types (mypy).
     lint = subprocess.run([str(Path(sys.executable).with_name("ruff")), "check", "--no-cache", "."], cwd=repo, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout[-4000:]
+    types = subprocess.run([str(Path(sys.executable).with_name("mypy"))], cwd=repo, capture_output=True, text=True)
+    assert types.returncode == 0, types.stdout[-4000:]
 
     result = run_baked_tests(repo)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -75,3 +75,11 @@ def test_pre_commit_runs_the_locked_ruff():
     config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
     [hook] = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "ruff"]
     assert hook["additional_dependencies"] == [f"ruff=={locked_packages()['ruff']['version']}"]
+
+
+def test_pre_commit_runs_mypy_from_the_locked_environment():
+    """mypy reads Dagster's types: pre-commit runs the one `make install` put in .venv from uv.lock."""
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    [hook] = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "mypy"]
+    assert (hook["entry"], hook["language"], hook["pass_filenames"]) == (".venv/bin/mypy", "system", False)
+    assert "mypy" in locked_packages()
