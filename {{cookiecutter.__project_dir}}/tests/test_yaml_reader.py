@@ -58,7 +58,8 @@ def test_an_alias_keeps_sharing_one_value(tmp_path: Path):
     path = tmp_path / "a.yaml"
     path.write_text("shared: &s [1]\ncopy: *s\n", encoding="utf-8")
     data = read_yaml(path, "a.yaml")[0]
-    assert data["copy"] is data["shared"]  # type: ignore[index]
+    assert isinstance(data, dict)
+    assert data["copy"] is data["shared"]
 
 
 class _ParserWithANestingLimitOfTen(yaml.SafeLoader):

@@ -89,7 +89,7 @@ class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
 
     # Another resource than the subprocess target's, by name: Dagster passes each target the resources its
     # `invoke` names, never through the subprocess target's signature, so this override is safe.
-    def invoke(self, context: dg.AssetExecutionContext, docker_client: PipesDockerClient) -> Any:  # type: ignore[override]
+    def invoke(self, context: dg.AssetExecutionContext, docker_client: PipesDockerClient) -> Any:  # type: ignore[override]  # another resource, by name: see above
         import dagster as dg
 
         if self.manifest.timeout is not None:

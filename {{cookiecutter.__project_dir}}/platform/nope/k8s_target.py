@@ -140,7 +140,7 @@ class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
 
     # Another resource than the subprocess target's, by name: Dagster passes each target the resources its
     # `invoke` names, never through the subprocess target's signature, so this override is safe.
-    def invoke(self, context: dg.AssetExecutionContext, k8s_client: PipesK8sClient) -> Any:  # type: ignore[override]
+    def invoke(self, context: dg.AssetExecutionContext, k8s_client: PipesK8sClient) -> Any:  # type: ignore[override]  # another resource, by name: see above
         import dagster as dg
 
         if self.manifest.timeout is not None:
