@@ -38,9 +38,11 @@ bake: $(TOOLS)/bin/cookiecutter
 demo: bake
 	$(MAKE) -C $(BUILD)/$(SLUG) demo PYTHON=$(PYTHON) UV=$(abspath $(UV))
 
-## Lint and import order of the template's own Python (ruff.toml); baked repositories lint themselves.
+## Lint and import order (ruff.toml) and types (mypy.ini, which names the files) of the template's
+## own Python; baked repositories check themselves.
 lint: $(BIN)/pytest
 	$(BIN)/ruff check tests benchmarks hooks requirements local_extensions.py
+	$(BIN)/mypy
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).
 test: lint $(BIN)/pytest chromium docker editor

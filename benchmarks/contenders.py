@@ -33,7 +33,7 @@ COMPONENTS_PACKAGE = "bench_components"
 def _nope_definitions(repo: Path):
     """Import the baked repository's `definitions.py`, as `dagster dev` does."""
     sys.path[:0] = [str(repo / "platform"), str(repo)]
-    import definitions
+    import definitions  # type: ignore[import-not-found]  # the baked repository's, on sys.path only from here on
 
     return definitions.defs
 

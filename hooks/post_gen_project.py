@@ -19,7 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
+# Jinja writes the answers here as one JSON string literal before the hook runs; unrendered, the
+# expression reads as a set of undefined names, so mypy checks everything but this line.
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # type: ignore[arg-type, name-defined]  # unrendered Jinja: see above
 ROOT = Path.cwd()
 
 EXAMPLE_PATHS = ["defs/group_a", "defs/sales", "tests/test_examples.py"]
@@ -63,6 +65,13 @@ LOCK_FEATURES = {
 LOCK_PLACEHOLDER = "nope-project-placeholder"
 
 
+def package_name(package: str) -> str:
+    """The name a `[[package]]` entry of a uv lock starts with."""
+    found = re.match(r'name = "([^"]+)"', package)
+    assert found, f"a locked package that does not start with its name: {package[:60]!r}"
+    return found.group(1)
+
+
 def install_lock() -> None:
     """Put the lock for these answers at `uv.lock`, naming its project after this repository.
 
@@ -83,7 +92,7 @@ def install_lock() -> None:
             else package
             for package in packages
         ]
-        packages.sort(key=lambda package: re.match(r'name = "([^"]+)"', package).group(1))
+        packages.sort(key=package_name)
         (ROOT / "uv.lock").write_text("\n[[package]]\n".join([head, *packages]), encoding="utf-8")
     shutil.rmtree(locks, ignore_errors=True)
 
@@ -102,18 +111,21 @@ def start_git_repository() -> str:
         return "git is not installed: run `git init` yourself."
     if "_commit" in ANSWERS:
         return "cruft: commit the new repository yourself (`git init && git add -A && git commit`)."
-    quiet = {"capture_output": True, "text": True, "cwd": ROOT, "timeout": 60}
+
+    def run_git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([git, *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
     try:
-        inside = subprocess.run([git, "-C", str(ROOT.parent), "rev-parse", "--is-inside-work-tree"], **quiet)
+        inside = run_git("-C", str(ROOT.parent), "rev-parse", "--is-inside-work-tree")
         if inside.stdout.strip() == "true":
             return "inside another git repository: left for you to add."
-        if subprocess.run([git, "init", "--quiet"], **quiet).returncode != 0:
+        if run_git("init", "--quiet").returncode != 0:
             return "`git init` failed: run it yourself."
         branch = ANSWERS["repository_branch"].strip() or "main"
-        subprocess.run([git, "symbolic-ref", "HEAD", f"refs/heads/{branch}"], **quiet)
-        subprocess.run([git, "add", "--all"], **quiet)
+        run_git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        run_git("add", "--all")
         message = "Generate the data platform from the Nope platform template"
-        commit = subprocess.run([git, "commit", "--quiet", "--no-verify", "-m", message], **quiet)
+        commit = run_git("commit", "--quiet", "--no-verify", "-m", message)
         if commit.returncode != 0:  # most often: git knows no author here
             return "git repository created, files staged; set `git config user.email` and run `git commit`."
     except (OSError, subprocess.SubprocessError):

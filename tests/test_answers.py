@@ -114,7 +114,8 @@ def test_the_hook_knows_every_module_a_baked_lock_installs():
     """A platform package named like a dependency's module would shadow it; the hook keeps the
     list, and this fails when a lock brings a package with a module the list lacks."""
     hook = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
-    listed = set(ast.literal_eval(re.search(r"^DEPENDENCY_MODULES = frozenset\((\{.*?\})\)$", hook, re.DOTALL | re.MULTILINE).group(1)))
+    [modules_literal] = re.findall(r"^DEPENDENCY_MODULES = frozenset\((\{.*?\})\)$", hook, re.DOTALL | re.MULTILINE)
+    listed = set(ast.literal_eval(modules_literal))
     locked: set[str] = set()
     for lock in (TEMPLATE / "{{cookiecutter.__project_dir}}" / ".locks").glob("*.uv.lock"):
         locked |= {package["name"] for package in tomllib.loads(lock.read_text())["package"]}
@@ -131,7 +132,8 @@ def test_the_hook_knows_every_module_a_baked_lock_installs():
 def test_the_hook_prunes_exactly_the_target_files_these_tests_expect():
     """The post-generation hook keeps its own table (it runs before the repository exists)."""
     hook = (TEMPLATE / "hooks" / "post_gen_project.py").read_text(encoding="utf-8")
-    table = ast.literal_eval(re.search(r"^TARGET_PATHS = (\{.*?^\})$", hook, re.DOTALL | re.MULTILINE).group(1))
+    [table_literal] = re.findall(r"^TARGET_PATHS = (\{.*?^\})$", hook, re.DOTALL | re.MULTILINE)
+    table = ast.literal_eval(table_literal)
     assert table == TARGET_FILES
     project = TEMPLATE / "{{cookiecutter.__project_dir}}"
     assert all((project / relative).is_file() for files in table.values() for relative in files)

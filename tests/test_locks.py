@@ -15,6 +15,7 @@ import re
 import subprocess
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from conftest import TEMPLATE, bake
@@ -25,8 +26,9 @@ REQUIREMENTS = TEMPLATE / "requirements"
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)(?: ; ([^\\]+?))? *\\")
 
 
-def load_lock_script():
+def load_lock_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("lock_script", REQUIREMENTS / "lock.py")
+    assert spec and spec.loader, "requirements/lock.py cannot be loaded"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -125,9 +127,9 @@ def test_each_bake_ships_the_lock_of_its_answers(tmp_path: Path, features: tuple
     assert ("psycopg2-binary" in packages) == ("postgres" in features)  # a transitive package
     assert packages["zeta-data-platform"]["source"] == {"editable": "."}
     # Exact versions, and a hash for every file uv may install.
-    for name, package in packages.items():
-        if package["source"].get("registry"):
-            artifacts = [package.get("sdist"), *package.get("wheels", [])]
+    for name, entry in packages.items():
+        if entry["source"].get("registry"):
+            artifacts = [entry.get("sdist"), *entry.get("wheels", [])]
             assert all(artifact["hash"].startswith("sha256:") for artifact in artifacts if artifact), name
     assert_uv_accepts_the_lock_offline(repo, tmp_path)
 

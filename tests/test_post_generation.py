@@ -75,7 +75,9 @@ def test_without_git_the_bake_succeeds_and_says_what_to_do(tmp_path: Path):
     bin_without_git = tmp_path / "bin"
     bin_without_git.mkdir()
     for tool in ("python3", "sh"):
-        (bin_without_git / tool).symlink_to(shutil.which(tool))
+        found = shutil.which(tool)
+        assert found, f"{tool} is not on PATH"
+        (bin_without_git / tool).symlink_to(found)
     env = {**os.environ, "PATH": f"{COOKIECUTTER.parent}{os.pathsep}{bin_without_git}"}
     result = bake_via_cli(tmp_path / "out", env)
     assert result.returncode == 0, result.stderr
