@@ -21,7 +21,7 @@ from pathlib import Path
 
 # Jinja writes the answers here as one JSON string literal before the hook runs; unrendered, the
 # expression reads as a set of undefined names, so mypy checks everything but this line.
-ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # type: ignore[arg-type, name-defined]  # unrendered Jinja: see above
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # type: ignore[arg-type, name-defined]  # noqa: F821  # unrendered Jinja: see above
 ROOT = Path.cwd()
 
 EXAMPLE_PATHS = ["defs/group_a", "defs/sales", "tests/test_examples.py"]

@@ -12,11 +12,11 @@ import sys
 
 # Jinja writes the answers here as one JSON string literal before the hook runs; unrendered, the
 # expression reads as a set of undefined names, so mypy checks everything but this line.
-ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # type: ignore[arg-type, name-defined]  # unrendered Jinja: see above
+ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})  # type: ignore[arg-type, name-defined]  # noqa: F821  # unrendered Jinja: see above
 
 NAMES_TAKEN = {"nope", "platform", "tests", "defs", "test"}
 # Top-level modules of the packages a baked repository installs (its uv.lock): a platform package
-# of the same name would shadow one of them. tests/test_hooks.py fails when a lock brings a new one.
+# of the same name would shadow one of them. tests/test_answers.py fails when a lock brings a new one.
 DEPENDENCY_MODULES = frozenset({
     "_cffi_backend", "_distutils_hack", "_pytest", "_yaml", "aiohappyeyeballs", "aiohttp",
     "aiosignal", "alembic", "annotated_doc", "annotated_types", "antlr4", "anyio",
