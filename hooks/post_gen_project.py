@@ -36,6 +36,7 @@ DEPLOYMENT_PATHS = {
     "kubernetes": ["deploy/helm", "tests/test_kubernetes_deployment.py"],
 }
 IMAGE_PATHS = ["Dockerfile", ".dockerignore"]  # kept when a deployment or a container target runs it
+CONTAINER_TARGET_PATHS = ["platform/nope/container_target.py"]  # the docker and k8s targets' shared base
 
 
 def drop_from_schema(target: str) -> None:
@@ -169,6 +170,9 @@ if __name__ == "__main__":
                 remove(relative)
     if ANSWERS["__include_image"] != "yes":
         for relative in IMAGE_PATHS:
+            remove(relative)
+    if "yes" not in (ANSWERS["__include_docker"], ANSWERS["__include_k8s"]):
+        for relative in CONTAINER_TARGET_PATHS:
             remove(relative)
     if (ROOT / "deploy").is_dir() and not any((ROOT / "deploy").iterdir()):
         remove("deploy")

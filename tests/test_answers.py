@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 from conftest import TEMPLATE, bake, bake_refused, run_baked_tests, unrendered_files
 
-TARGET_FILES = {
-    "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py"],
-    "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py"],
-    "docker": ["platform/nope/docker_target.py", "tests/test_docker_target.py"],
-    "k8s": ["platform/nope/k8s_target.py", "tests/test_k8s_target.py"],
-}
+
+def _post_generation_table(name: str) -> dict[str, list[str]]:
+    """A table of the post-generation hook, read from its source: the hook is the one home of
+    which files each answer keeps (it runs before the repository exists, so it imports nothing)."""
+    hook = (TEMPLATE / "hooks" / "post_gen_project.py").read_text(encoding="utf-8")
+    [literal] = re.findall(rf"^{name} = (\{{.*?^\}})$", hook, re.DOTALL | re.MULTILINE)
+    return ast.literal_eval(literal)
+
+
+TARGET_FILES = _post_generation_table("TARGET_PATHS")
 DEPLOYMENT_FILES = {
     "docker": ["compose.yaml", "deploy/docker/dagster.yaml"],
     "kubernetes": ["deploy/helm/values.yaml"],
@@ -49,6 +53,7 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     for name, files in TARGET_FILES.items():
         for relative in files:
             assert (repo / relative).is_file() == (name in chosen), relative
+    assert (repo / "platform/nope/container_target.py").is_file() == bool(chosen & {"docker", "k8s"})
     for name, files in DEPLOYMENT_FILES.items():
         for relative in files:
             assert (repo / relative).is_file() == (name == deployment), relative
@@ -129,11 +134,9 @@ def test_the_hook_knows_every_module_a_baked_lock_installs():
     assert modules - listed == set()
 
 
-def test_the_hook_prunes_exactly_the_target_files_these_tests_expect():
-    """The post-generation hook keeps its own table (it runs before the repository exists)."""
-    hook = (TEMPLATE / "hooks" / "post_gen_project.py").read_text(encoding="utf-8")
-    [table_literal] = re.findall(r"^TARGET_PATHS = (\{.*?^\})$", hook, re.DOTALL | re.MULTILINE)
-    table = ast.literal_eval(table_literal)
-    assert table == TARGET_FILES
+def test_the_hooks_target_table_names_every_optional_target_and_real_files():
+    """The matrix above takes the hook's own table: it must list each optional target of the answers, and real files."""
+    answer = (TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8")
+    assert set(TARGET_FILES) == set(re.findall(r"'(\w+)' in cookiecutter\.extra_targets", answer))
     project = TEMPLATE / "{{cookiecutter.__project_dir}}"
-    assert all((project / relative).is_file() for files in table.values() for relative in files)
+    assert all((project / relative).is_file() for files in TARGET_FILES.values() for relative in files)

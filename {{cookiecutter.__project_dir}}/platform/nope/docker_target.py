@@ -11,22 +11,18 @@ Needs a Docker daemon where the step runs (`DOCKER_HOST`, or the socket at /var/
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from pydantic import Field
 
+from nope.container_target import IMAGE_WORKING_DIRECTORY, NopeContainerInvocationTarget
 from nope.manifests import NopeInvocationTargetManifest
 from nope.models import TargetFields
-from nope.script_environment import CONTAINER_ENVIRONMENT
-from nope.targets import NopeSubprocessInvocationTarget, resolved_data_location
+from nope.targets import resolved_data_location
 
 if TYPE_CHECKING:
     import dagster as dg
     from dagster_docker import PipesDockerClient
-
-IMAGE_WORKING_DIRECTORY = "/opt/dagster/app"
-"""Where this repository's Dockerfile puts the repository: scripts run from there, as at home."""
 
 
 class DockerTargetFields(TargetFields):
@@ -44,14 +40,11 @@ class NopeDockerInvocationTargetManifest(NopeInvocationTargetManifest):
         return self.fields(DockerTargetFields).image
 
 
-class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
+class NopeDockerInvocationTarget(NopeContainerInvocationTarget):
     """Runs the script in a container through the `docker_client` resource (a `PipesDockerClient`)."""
 
     InvocationTargetManifest = NopeDockerInvocationTargetManifest
     manifest: NopeDockerInvocationTargetManifest
-    # The image's interpreters, by name: the platform's own paths mean nothing inside it.
-    interpreters: ClassVar[dict[str, list[str]]] = {".py": ["python"], ".sh": ["bash"], ".r": ["Rscript"], ".js": ["node"]}
-    passed_through_environment = CONTAINER_ENVIRONMENT
 
     image: ClassVar[str | None] = None
     """The image of scripts whose manifest names none (platform owners set it, e.g. from settings)."""
@@ -59,12 +52,6 @@ class NopeDockerInvocationTarget(NopeSubprocessInvocationTarget):
     data_volume: ClassVar[str | None] = None
     """A Docker volume mounted at the data location. None: the data location, when it is a path,
     is a folder of the Docker host mounted at the same path."""
-
-    def command(self) -> list[str]:
-        """The interpreter, the script's path inside the image, then the manifest's `args`."""
-        interpreter = self.interpreters.get(self.script_path.suffix.lower(), [])
-        inside_image = Path(IMAGE_WORKING_DIRECTORY) / self.script_path.relative_to(self.repo_root)
-        return [*interpreter, str(inside_image), *self.manifest.args]
 
     def run_image(self) -> str:
         """The manifest's `image:`, else the platform's; a sentence when neither is set."""

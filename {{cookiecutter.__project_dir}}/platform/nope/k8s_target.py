@@ -12,23 +12,19 @@ create, read and delete pods and read their logs in the namespace), or a kubecon
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias
 
 from pydantic import Field, StringConstraints
 
+from nope.container_target import IMAGE_WORKING_DIRECTORY, NopeContainerInvocationTarget
 from nope.manifests import NopeInvocationTargetManifest
 from nope.models import NopeModel, TargetFields
-from nope.script_environment import CONTAINER_ENVIRONMENT
-from nope.targets import NopeSubprocessInvocationTarget, resolved_data_location
+from nope.targets import resolved_data_location
 from nope.validation_messages import PATTERN_MEANING
 
 if TYPE_CHECKING:
     import dagster as dg
     from dagster_k8s import PipesK8sClient
-
-IMAGE_WORKING_DIRECTORY = "/opt/dagster/app"
-"""Where this repository's Dockerfile puts the repository: scripts run from there, as at home."""
 
 # Kubernetes quantities (`500m`, `2Gi`, `1.5`) and namespace names (DNS labels).
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
@@ -86,14 +82,11 @@ class NopeK8sInvocationTargetManifest(NopeInvocationTargetManifest):
         return self.fields(K8sTargetFields).resources
 
 
-class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
+class NopeK8sInvocationTarget(NopeContainerInvocationTarget):
     """Runs the script in a pod through the `k8s_client` resource (a `PipesK8sClient`)."""
 
     InvocationTargetManifest = NopeK8sInvocationTargetManifest
     manifest: NopeK8sInvocationTargetManifest
-    # The image's interpreters, by name: the platform's own paths mean nothing inside it.
-    interpreters: ClassVar[dict[str, list[str]]] = {".py": ["python"], ".sh": ["bash"], ".r": ["Rscript"], ".js": ["node"]}
-    passed_through_environment = CONTAINER_ENVIRONMENT
 
     image: ClassVar[str | None] = None
     """The image of pods whose manifest names none."""
@@ -107,12 +100,6 @@ class NopeK8sInvocationTarget(NopeSubprocessInvocationTarget):
 
     data_volume_claim: ClassVar[str | None] = None
     """A PersistentVolumeClaim mounted at the data location (when it is a path). None: no volume."""
-
-    def command(self) -> list[str]:
-        """The interpreter, the script's path inside the image, then the manifest's `args`."""
-        interpreter = self.interpreters.get(self.script_path.suffix.lower(), [])
-        inside_image = Path(IMAGE_WORKING_DIRECTORY) / self.script_path.relative_to(self.repo_root)
-        return [*interpreter, str(inside_image), *self.manifest.args]
 
     def pod_settings(self) -> dict[str, Any]:
         """`PipesK8sClient.run`'s image, namespace and base pod spec for this manifest."""
