@@ -32,8 +32,8 @@ TARGET_PATHS = {
     "k8s": ["platform/nope/k8s_target.py", "tests/test_k8s_target.py"],
 }
 DEPLOYMENT_PATHS = {
-    "docker": ["compose.yaml", "deploy/docker", "tests/test_docker_deployment.py"],
-    "kubernetes": ["deploy/helm", "tests/test_kubernetes_deployment.py"],
+    "docker": ["compose.yaml", "deploy/docker"],
+    "kubernetes": ["deploy/helm"],
 }
 IMAGE_PATHS = ["Dockerfile", ".dockerignore"]  # kept when a deployment or a container target runs it
 CONTAINER_TARGET_PATHS = ["platform/nope/container_target.py"]  # the docker and k8s targets' shared base
