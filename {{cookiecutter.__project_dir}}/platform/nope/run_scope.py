@@ -108,9 +108,7 @@ def _serialized_arguments(arguments: list[str]) -> str:
 
 def _run_worker_scope(arguments: list[str]) -> RunScope | None:
     import dagster as dg
-
-    # The arguments of Dagster's own `api execute_run` command have no public type.
-    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._grpc.types import ExecuteRunArgs  # no public API types `dagster api execute_run`'s arguments
 
     run_arguments = dg.deserialize_value(_serialized_arguments(arguments), as_type=ExecuteRunArgs)
     if run_arguments.instance_ref is None:  # no instance to read the run's selection from
@@ -126,9 +124,7 @@ def _run_worker_scope(arguments: list[str]) -> RunScope | None:
 
 def _step_worker_scope(arguments: list[str]) -> RunScope | None:
     import dagster as dg
-
-    # The arguments of Dagster's own `api execute_step` command have no public type.
-    from dagster._grpc.types import ExecuteStepArgs
+    from dagster._grpc.types import ExecuteStepArgs  # no public API types `dagster api execute_step`'s arguments
 
     step_arguments = dg.deserialize_value(_serialized_arguments(arguments), as_type=ExecuteStepArgs)
     if not step_arguments.step_keys_to_execute:
