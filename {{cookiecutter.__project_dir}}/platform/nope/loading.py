@@ -15,7 +15,6 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -211,7 +210,7 @@ class _ManifestReader:
 
     def _validate(
         self, data: dict, group: str, document: YamlDocument, relative_path: str, problems: list[Problem]
-    ) -> tuple[Any, type[NopeInvocationTarget], list[Problem]]:
+    ) -> tuple[models.ManifestFields, type[NopeInvocationTarget], list[Problem]]:
         """The manifest's values over its group's defaults, validated by its target's model."""
         group_defaults = self._defaults_of(group)
         if group_defaults is None:
@@ -231,7 +230,7 @@ class _ManifestReader:
     def _target(
         self,
         target_cls: type[NopeInvocationTarget],
-        values: Any,
+        values: models.ManifestFields,
         asset_names: list[str],
         *,
         path: Path,
@@ -454,7 +453,7 @@ def _with_group_defaults(data: dict, defaults: dict) -> dict:
     return merged
 
 
-def _check_problems(values, asset_names: list[str], document: YamlDocument, relative_path: str) -> list[Problem]:
+def _check_problems(values: models.TargetFields, asset_names: list[str], document: YamlDocument, relative_path: str) -> list[Problem]:
     """Each check names an asset of this manifest (it may leave it out when there is one)."""
     problems = []
     seen: set[tuple[str, str]] = set()
