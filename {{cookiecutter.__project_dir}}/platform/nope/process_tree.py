@@ -74,31 +74,37 @@ class ScriptProcess:
         Raises `ParentProcessGone` when the step's parent died meanwhile; the tree still runs.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
-            if self._exited_within(max(left, 0)):
-                return self.supervisor.wait()
-            if self._parent_pid != 1 and os.getppid() != self._parent_pid:
-                raise ParentProcessGone(self._parent_pid)
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
+        pidfd = self._open_pidfd()  # once per wait, not once per look at the parent
+        try:
+            while True:
+                left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
+                if self._exited_within(pidfd, max(left, 0)):
+                    return self.supervisor.wait()
+                if self._parent_pid != 1 and os.getppid() != self._parent_pid:
+                    raise ParentProcessGone(self._parent_pid)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
 
-    def _exited_within(self, seconds: float) -> bool:
+    def _open_pidfd(self) -> int | None:
+        """A pidfd of the supervisor (Linux), or None: already reaped, or no pidfds here."""
+        if not hasattr(os, "pidfd_open"):
+            return None
+        try:
+            return os.pidfd_open(self.supervisor.pid)
+        except OSError:
+            return None
+
+    def _exited_within(self, pidfd: int | None, seconds: float) -> bool:
         """Whether the supervisor exits within `seconds`, told the moment it does.
 
         `Popen.wait(timeout=...)` polls with sleeps of up to 50 ms, which every step paid after
         its script had ended; a pidfd (Linux) becomes readable exactly when the process exits.
         """
-        if hasattr(os, "pidfd_open"):
-            try:
-                pidfd = os.pidfd_open(self.supervisor.pid)
-            except OSError:  # already reaped, or a kernel without pidfds
-                pidfd = None
-            if pidfd is not None:
-                try:
-                    return bool(select.select([pidfd], [], [], seconds)[0])
-                finally:
-                    os.close(pidfd)
+        if pidfd is not None:
+            return bool(select.select([pidfd], [], [], seconds)[0])
         try:
             self.supervisor.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
