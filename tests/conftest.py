@@ -59,3 +59,13 @@ def run_baked_tests(repo: Path, *pytest_args: str) -> subprocess.CompletedProces
 @pytest.fixture(scope="session")
 def default_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="session")
+def user_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The empty HOME of the user whose shell runs documented commands (tests/user_shell.py).
+
+    One per test session: it starts empty, and a later command finds the package caches an
+    earlier one filled, as a user's second command does.
+    """
+    return tmp_path_factory.mktemp("home")
