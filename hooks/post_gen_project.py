@@ -1,10 +1,11 @@
 """Shape the generated repository to the answers; touches nothing outside it.
 
-Removes the optional targets (their loader module, tests and part of `nope.schema.json`),
-the files of the deployments not chosen (and the container image when nothing runs in a container),
-and the example `defs/` groups (and the tests that exercise them) that were not asked for, and stray
-bytecode caches copied from the template. Dependencies and README sections of optional
-targets are rendered conditionally in place (jinja `if` blocks in pyproject.toml and README.md).
+Removes the optional targets (their loader module, tests, docs page and part of `nope.schema.json`),
+the files and docs pages of the deployments not chosen (and the container image when nothing runs
+in a container), the example `defs/` groups (and the tests that exercise them) that were not asked
+for, and stray bytecode caches copied from the template. Dependencies, and what the README,
+mkdocs.yml and the other docs pages say of optional targets, are rendered conditionally in place
+(jinja `if` blocks).
 Installs the `uv.lock` made for the answers that add dependencies (`make lock` in the template
 keeps one per combination in `.locks/`), so baking needs no network. Then makes the folder a git
 repository with a first commit when it can (see `start_git_repository`) and prints the next steps.
@@ -26,16 +27,18 @@ ROOT = Path.cwd()
 
 EXAMPLE_PATHS = ["defs/group_a", "defs/sales", "tests/test_examples.py"]
 TARGET_PATHS = {
-    "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py"],
-    "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py"],
-    "docker": ["platform/nope/docker_target.py", "tests/test_docker_target.py"],
-    "k8s": ["platform/nope/k8s_target.py", "tests/test_k8s_target.py"],
+    "uv": ["platform/nope/uv_target.py", "tests/test_uv_target.py", "docs/targets/uv.md"],
+    "modal": ["platform/nope/modal_target.py", "tests/test_modal_target.py", "docs/targets/modal.md"],
+    "docker": ["platform/nope/docker_target.py", "tests/test_docker_target.py", "docs/targets/docker.md"],
+    "k8s": ["platform/nope/k8s_target.py", "tests/test_k8s_target.py", "docs/targets/k8s.md"],
 }
 DEPLOYMENT_PATHS = {
-    "docker": ["compose.yaml", "deploy/docker"],
-    "kubernetes": ["deploy/helm"],
+    "local": ["docs/operators/local.md"],
+    "docker": ["compose.yaml", "deploy/docker", "docs/operators/docker.md"],
+    "kubernetes": ["deploy/helm", "docs/operators/kubernetes.md"],
 }
-IMAGE_PATHS = ["Dockerfile", ".dockerignore"]  # kept when a deployment or a container target runs it
+# Kept when a deployment or a container target runs it.
+IMAGE_PATHS = ["Dockerfile", ".dockerignore", "docs/operators/image.md"]
 CONTAINER_TARGET_PATHS = ["platform/nope/container_target.py"]  # the docker and k8s targets' shared base
 
 
@@ -145,7 +148,7 @@ def next_steps(git_outcome: str) -> str:
             "  make dev     # install, then serve the Dagster UI on http://127.0.0.1:3000 (make stop ends it)",
             "  make demo    # the same, after materializing every asset once on a new instance",
             "  make test    # this repository's tests",
-            "Practitioners add assets under defs/ (README.md, \"For practitioners\").",
+            "Practitioners add assets under defs/: README.md is the five-minute path, docs/ the rest.",
         ]
     )
 

@@ -62,10 +62,11 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     for name in TARGET_FILES:
         assert (f'"{name}": Acme' in project) == (name in chosen), name
     assert ('"uv>=' in (repo / "pyproject.toml").read_text()) == ("uv" in chosen)
-    readme = (repo / "README.md").read_text()
+    targets_page = (repo / "docs/targets/index.md").read_text()
     for name in TARGET_FILES:
-        assert (f"`target: {name}`" in readme) == (name in chosen), name
-    assert ("### Production" in readme) == (deployment != "local")
+        assert (f"[`{name}`]({name}.md)" in targets_page) == (name in chosen), name
+    for page in ("local", "docker", "kubernetes"):
+        assert (repo / f"docs/operators/{page}.md").is_file() == (page == deployment), page
     assert (repo / "defs/group_a").is_dir() == (include_examples == "yes")
     assert unrendered_files(repo) == []
 

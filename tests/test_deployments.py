@@ -89,8 +89,8 @@ def test_local_leaves_no_image_deployment_or_dependency_behind(default_repo: Pat
     assert "dagster-docker" not in dependencies(default_repo) and "dagster-k8s" not in dependencies(default_repo)
     settings = yaml.safe_load((default_repo / "dagster.yaml").read_text())
     assert settings["run_launcher"]["class"] == "NopeRunLauncher"
-    readme = (default_repo / "README.md").read_text()
-    assert "docker compose" not in readme and "helm upgrade" not in readme
+    docs = "".join(page.read_text() for page in (default_repo / "docs").rglob("*.md"))
+    assert "docker compose" not in docs and "helm upgrade" not in docs
 
 
 @pytest.mark.parametrize("deployment", ["docker", "kubernetes"])
@@ -104,9 +104,9 @@ def test_each_deployment_ships_only_its_own_files(tmp_path: Path, deployment: st
     wanted, unwanted = ("dagster-docker", "dagster-k8s") if deployment == "docker" else ("dagster-k8s", "dagster-docker")
     assert f"{wanted}==" in dependencies(repo) and unwanted not in dependencies(repo)
     assert wanted in {package["name"] for package in tomllib.loads((repo / "uv.lock").read_text())["package"]}
-    readme = (repo / "README.md").read_text()
-    assert ("docker compose up" in readme) == (deployment == "docker")
-    assert ("helm upgrade --install" in readme) == (deployment == "kubernetes")
+    docs = "".join(page.read_text() for page in (repo / "docs").rglob("*.md"))
+    assert ("docker compose up" in docs) == (deployment == "docker")
+    assert ("helm upgrade --install" in docs) == (deployment == "kubernetes")
 
 
 def test_the_dockerfile_lints_clean_and_runs_the_code_server_unprivileged(docker_repo: Path):

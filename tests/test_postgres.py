@@ -61,8 +61,8 @@ def test_postgres_answer_ships_settings_read_from_the_environment(tmp_path: Path
         line for line in (TEMPLATE / "requirements/test.in").read_text().splitlines() if line.startswith("dagster-postgres==")
     )
     assert template_pin in pins
-    readme = (repo / "README.md").read_text()
-    assert "DAGSTER_PG_HOST" in readme and "PostgreSQL" in readme
+    assert "PostgreSQL" in (repo / "README.md").read_text()
+    assert "DAGSTER_PG_HOST" in (repo / "docs/platform/local-development.md").read_text()
 
 
 def test_materializing_the_examples_writes_runs_events_and_materializations_to_postgres(

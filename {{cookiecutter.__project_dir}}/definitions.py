@@ -4,7 +4,7 @@ Served by `dagster dev` (see workspace.yaml) or `dagster dev -f definitions.py`.
 
 A mistake in defs/ stops loading with every problem listed. Production deployments set
 NOPE_LENIENT=1 instead: valid manifests load, and each broken one shows in the UI's
-`broken_manifests` group with its problems (see the README, "Strict or lenient loading").
+`broken_manifests` group with its problems (see docs/platform/loading.md).
 """
 
 from __future__ import annotations
