@@ -383,3 +383,22 @@ print(json.dumps(kubernetes.client.ApiClient().sanitize_for_serialization(pod)))
     assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "acme-data-platform-data"
     assert pod["spec"]["securityContext"]["fsGroup"] == image_group(kubernetes_repo)
 
+
+def test_compose_publishes_the_ui_on_the_loopback_only_unless_told_otherwise(docker_repo: Path):
+    """The UI has no authentication and its container holds the Docker socket: nothing is published on
+    every interface by default. `${NAME:-default}` is resolved as compose does for that form."""
+    compose = yaml.safe_load((docker_repo / "compose.yaml").read_text())
+
+    def published(environment: dict[str, str]) -> list[str]:
+        def resolve(match: re.Match[str]) -> str:
+            return environment.get(match["name"]) or match["default"]
+
+        return [
+            re.sub(r"\$\{(?P<name>\w+):-(?P<default>[^}]*)\}", resolve, str(port))
+            for service in compose["services"].values()
+            for port in service.get("ports", [])
+        ]
+
+    assert published({}) == ["127.0.0.1:3000:3000"]
+    assert published({"DAGSTER_WEBSERVER_PORT": "8080"}) == ["127.0.0.1:8080:3000"]
+    assert published({"DAGSTER_WEBSERVER_ADDRESS": "192.0.2.10"}) == ["192.0.2.10:3000:3000"]  # behind a proxy
