@@ -8,10 +8,12 @@ PostgreSQL bake's `make dev` without its `DAGSTER_PG_*` variables printed pages 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import TEMPLATE, bake
 from user_shell import run_as_user
 
@@ -19,6 +21,33 @@ PG_VARIABLES = ["DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTE
 # The uv the template's `make demo` hands to the baked repository's `make demo` (`UV=...`).
 TEMPLATE_UV = TEMPLATE / ".tools" / "bin" / "uv"
 VENV_MISMATCH = "virtual environment does not match"
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory: pytest.TempPathFactory, user_home: Path) -> tuple[Path, str]:
+    """A default bake after `make materialize` (what `make demo` runs first), and what it printed."""
+    repo = bake(tmp_path_factory.mktemp("quiet"))
+    return repo, run_as_user("make materialize", repo, user_home).stdout
+
+
+def test_a_new_dagster_yaml_is_migrated_without_a_progress_bar(materialized: tuple[Path, str], user_home: Path):
+    """Re-baking (the template's `make demo` again) writes dagster.yaml anew: the next `make dev`
+    migrates the instance again, which holds a run by now."""
+    repo, _ = materialized
+    os.utime(repo / "dagster.yaml")
+    again = run_as_user("make instance", repo, user_home)
+    assert "instance migrate" in again.stdout
+    assert "it/s" not in again.stdout and "%|" not in again.stdout, again.stdout
+
+
+def test_the_first_make_dev_after_the_template_s_make_demo_installs_nothing(tmp_path: Path, user_home: Path):
+    if not TEMPLATE_UV.is_file():
+        pytest.fail(f"{TEMPLATE_UV} is missing: run `make test` at the template's root, which installs it")
+    repo = bake(tmp_path)
+    run_as_user(f"make install UV={TEMPLATE_UV}", repo, user_home)  # as the template's `make demo` does
+    again = run_as_user("make install", repo, user_home)  # the first step of the user's own `make dev`
+    assert "pip install" not in again.stdout and "uv sync" not in again.stdout, again.stdout
+    assert not (repo / ".tools").exists()
 
 
 def test_make_dev_on_postgres_without_its_variables_stops_with_one_line(tmp_path: Path, user_home: Path):
