@@ -30,6 +30,20 @@ def materialized(tmp_path_factory: pytest.TempPathFactory, user_home: Path) -> t
     return repo, run_as_user("make materialize", repo, user_home).stdout
 
 
+def test_make_materialize_prints_no_warning_of_dg_or_dagster(materialized: tuple[Path, str]):
+    _, output = materialized
+    assert "RUN_SUCCESS" in output
+    assert "BetaWarning" not in output, output[:3000]
+    assert VENV_MISMATCH not in output, output[:3000]
+
+
+def test_dg_run_as_the_readme_says_prints_no_virtualenv_warning(materialized: tuple[Path, str], user_home: Path):
+    repo, _ = materialized
+    listed = run_as_user(".venv/bin/dg list defs", repo, user_home)
+    assert "group_a/asset_one" in listed.stdout
+    assert VENV_MISMATCH not in listed.stdout, listed.stdout[:3000]
+
+
 def test_a_new_dagster_yaml_is_migrated_without_a_progress_bar(materialized: tuple[Path, str], user_home: Path):
     """Re-baking (the template's `make demo` again) writes dagster.yaml anew: the next `make dev`
     migrates the instance again, which holds a run by now."""
