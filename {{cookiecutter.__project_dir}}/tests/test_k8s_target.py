@@ -60,6 +60,7 @@ def test_a_manifest_overrides_image_resources_and_namespace_and_a_claim_holds_th
     assert container.resources.limits == {"memory": "8Gi"}
     assert container.volume_mounts[0].mount_path == "/opt/dagster/data"
     assert pod.spec.volumes[0].persistent_volume_claim.claim_name == "platform-data"
+    assert pod.spec.security_context.fs_group == 10001  # the image's user can write the claim
 
 
 def test_nope_check_refuses_resources_and_namespaces_kubernetes_would(make_defs, capsys):

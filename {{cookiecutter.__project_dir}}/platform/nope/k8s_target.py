@@ -101,6 +101,10 @@ class NopeK8sInvocationTarget(NopeContainerInvocationTarget):
     data_volume_claim: ClassVar[str | None] = None
     """A PersistentVolumeClaim mounted at the data location (when it is a path). None: no volume."""
 
+    data_volume_group: ClassVar[int] = 10001
+    """The pod's `fsGroup` when it mounts the claim: the group of this repository's image user (see
+    the Dockerfile), so a script can write the data location. Another image may need another."""
+
     def pod_settings(self) -> dict[str, Any]:
         """`PipesK8sClient.run`'s image, namespace and base pod spec for this manifest."""
         import dagster as dg
@@ -119,6 +123,8 @@ class NopeK8sInvocationTarget(NopeContainerInvocationTarget):
             location = resolved_data_location(self.data_location, self.repo_root)
             container["volumeMounts"] = [{"name": "data", "mountPath": location}]
             spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": self.data_volume_claim}}]
+            # As the Helm values' run pods: only a volume not owned so yet is re-owned at pod start.
+            spec["securityContext"] = {"fsGroup": self.data_volume_group, "fsGroupChangePolicy": "OnRootMismatch"}
         return {
             "image": image,
             "namespace": self.manifest.namespace or self.namespace,
