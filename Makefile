@@ -1,7 +1,7 @@
 # The template's two quick-start commands: `make demo` and `make test`.
 # Any Python 3.11 or newer: `make test PYTHON=python3.12`.
 PYTHON ?= python3
-# Cookiecutter and uv, all `make demo` needs (requirements/bake.lock).
+# Cookiecutter and uv, all `make demo` needs, and cruft (requirements/bake.lock).
 TOOLS := .tools
 # The test environment (requirements/test.lock), built by uv.
 VENV := .venv
@@ -41,6 +41,7 @@ bake: $(TOOLS)/bin/cookiecutter
 	@$(TOOLS)/bin/python bake_record.py save $(BAKED)
 
 # Expanded by `bake` only, after .tools exists: one line when baking would lose work, else nothing.
+# `bake` stops with it through $(error), so that the refusal is the one line make prints.
 CHANGES = $(shell $(TOOLS)/bin/python bake_record.py check $(BAKED) --retry 'make $(or $(filter demo,$(MAKECMDGOALS)),bake) FORCE=1')
 
 ## Bake, install the baked repo from its lock, materialize the example assets (the first time),
