@@ -1,16 +1,19 @@
 # The template's two quick-start commands: `make demo` and `make test`.
 # Any Python 3.11 or newer: `make test PYTHON=python3.12`.
 PYTHON ?= python3
-# Cookiecutter and uv, all `make demo` needs (requirements/bake.lock).
+# Cookiecutter and uv, all `make demo` needs, and cruft (requirements/bake.lock).
 TOOLS := .tools
 # The test environment (requirements/test.lock), built by uv.
 VENV := .venv
 BIN := $(VENV)/bin
 BUILD := build
 SLUG := acme-data-platform
+BAKED := $(BUILD)/$(SLUG)
 UV := $(TOOLS)/bin/uv
+# Where `make demo` serves the Dagster UI: `make demo PORT=3001` for another port.
+PORT ?= 3000
 
-.PHONY: demo bake lint test test-latest benchmarks lock lock-upgrade chromium docker editor screenshots python-version
+.PHONY: demo bake stop lint test test-latest benchmarks lock lock-upgrade chromium docker editor screenshots python-version
 
 ## Stop with one clear line when the Python is too old, before anything is installed.
 python-version:
@@ -29,19 +32,33 @@ $(BIN)/pytest: requirements/test.lock | $(TOOLS)/bin/cookiecutter
 	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python requirements/test.lock
 	touch $@
 
-## Bake the template with its default answers into build/acme-data-platform.
+## Bake the template with its default answers into build/acme-data-platform, keeping its
+## .venv/ and .dagster_home/. It refuses, in one line, to bake over changes made there since the
+## last bake, which the overwrite would lose (see bake_record.py); `make bake FORCE=1` bakes over them.
 bake: $(TOOLS)/bin/cookiecutter
+	$(if $(filter 1,$(FORCE)),,$(if $(CHANGES),$(error $(CHANGES))))
 	$(TOOLS)/bin/cookiecutter --no-input --overwrite-if-exists --output-dir $(BUILD) .
+	@$(TOOLS)/bin/python bake_record.py save $(BAKED)
+
+# Expanded by `bake` only, after .tools exists: one line when baking would lose work, else nothing.
+# `bake` stops with it through $(error), so that the refusal is the one line make prints.
+CHANGES = $(shell $(TOOLS)/bin/python bake_record.py check $(BAKED) --retry 'make $(or $(filter demo,$(MAKECMDGOALS)),bake) FORCE=1')
 
 ## Bake, install the baked repo from its lock, materialize the example assets (the first time),
-## and serve `dagster dev` on http://127.0.0.1:3000: the baked repository's own `make demo`.
+## and serve `dagster dev` on http://127.0.0.1:$(PORT): the baked repository's own `make demo`.
 demo: bake
-	$(MAKE) -C $(BUILD)/$(SLUG) demo PYTHON=$(PYTHON) UV=$(abspath $(UV))
+	@echo "make demo: the Dagster UI will answer on http://127.0.0.1:$(PORT) (make stop ends it)."
+	$(MAKE) -C $(BAKED) demo PYTHON=$(PYTHON) UV=$(abspath $(UV)) PORT=$(PORT)
+
+## Stop the baked repository's `make demo` or `make dev`, with every process it started.
+stop:
+	@if [ -f $(BAKED)/Makefile ]; then $(MAKE) --no-print-directory -C $(BAKED) stop PYTHON=$(PYTHON); \
+	else echo "Nothing is baked in $(BAKED), so nothing runs from it."; fi
 
 ## Lint and import order (ruff.toml) and types (mypy.ini, which names the files) of the template's
 ## own Python; baked repositories check themselves.
 lint: $(BIN)/pytest
-	$(BIN)/ruff check tests benchmarks hooks requirements local_extensions.py
+	$(BIN)/ruff check tests benchmarks hooks requirements local_extensions.py bake_record.py
 	$(BIN)/mypy
 
 ## Run every test of the template (bakes it several ways and runs each baked repo's tests).

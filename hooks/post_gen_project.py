@@ -8,16 +8,20 @@ mkdocs.yml and the other docs pages say of optional targets, are rendered condit
 (jinja `if` blocks).
 Installs the `uv.lock` made for the answers that add dependencies (`make lock` in the template
 keeps one per combination in `.locks/`), so baking needs no network. Then makes the folder a git
-repository with a first commit when it can (see `start_git_repository`) and prints the next steps.
+repository with a first commit when it can (see `start_git_repository`) and prints the next steps,
+with the folder's path as the user's shell reaches it (see `shown_folder`), except in `cruft update`'s
+scratch generations (see `is_cruft_scratch`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 # Jinja writes the answers here as one JSON string literal before the hook runs; unrendered, the
@@ -144,6 +148,34 @@ POSTGRES_STEP = (
 )
 
 
+def shown_folder() -> str:
+    """The generated folder's path as the user's shell reaches it: what `cd` needs.
+
+    Relative to the folder the bake was started from when it is inside it or beside it
+    (`acme-data-platform`, `build/acme-data-platform` under the template's `make bake`,
+    `../acme-data-platform`), else absolute. Cookiecutter runs this hook from the generated
+    folder, so the starting folder is the shell's `PWD`, which Cookiecutter, cruft and make
+    pass on unchanged; without a usable one, the path is absolute.
+    """
+    started = os.environ.get("PWD", "")
+    if not os.path.isabs(started) or not os.path.isdir(started):
+        return str(ROOT)
+    relative = Path(os.path.relpath(ROOT, Path(started).resolve()))
+    return str(relative) if relative.parts and relative.parts.count("..") <= 1 else str(ROOT)
+
+
+def is_cruft_scratch() -> bool:
+    """Whether this is one of `cruft update`'s scratch generations, where next steps are noise.
+
+    `cruft update` generates the template twice (at the recorded commit and at the newest) to
+    diff them, each time into a fresh temporary folder of Python's `tempfile`, and then deletes
+    both (`cruft/_commands/utils/generate.py`, `_generate_output`): the repository exists already,
+    and its owner would read the steps twice with paths that are gone.
+    """
+    scratch = ROOT.parent
+    return "_commit" in ANSWERS and scratch.name.startswith("tmp") and scratch.parent == Path(tempfile.gettempdir()).resolve()
+
+
 def next_steps(git_outcome: str) -> str:
     """What to type next, printed after generation."""
     return "\n".join(
@@ -151,14 +183,29 @@ def next_steps(git_outcome: str) -> str:
             f"Generated {ROOT.name}/ ({ANSWERS['project_name']}).",
             f"  git: {git_outcome}",
             "Next steps:",
-            f"  cd {ROOT.name}",
+            f"  cd {shown_folder()}",
             *([POSTGRES_STEP] if ANSWERS["dagster_storage"] == "postgres" else []),
-            "  make dev     # install, then serve the Dagster UI on http://127.0.0.1:3000 (make stop ends it)",
+            "  make dev     # install, then serve the Dagster UI on http://127.0.0.1:3000 (make dev PORT=3001 for another port; make stop ends it)",
             "  make demo    # the same, after materializing every asset once on a new instance",
             "  make test    # this repository's tests",
             "Practitioners add assets under defs/: README.md is the five-minute path, docs/ the rest.",
         ]
     )
+
+
+def remove_bytecode_caches() -> None:
+    """Remove the `__pycache__` folders copied from the template, and only those.
+
+    The template's `make bake` re-bakes over an installed folder: the caches under its dot-folders
+    (`.venv/`, `.tools/`) are the environment's, and without them the next start would compile
+    all of Dagster again.
+    """
+    for top in ROOT.iterdir():
+        if top.name == "__pycache__":
+            shutil.rmtree(top, ignore_errors=True)
+        elif top.is_dir() and not top.name.startswith("."):
+            for cache in sorted(top.rglob("__pycache__")):
+                shutil.rmtree(cache, ignore_errors=True)
 
 
 def remove(relative: str) -> None:
@@ -193,6 +240,7 @@ if __name__ == "__main__":
         (ROOT / "defs").mkdir(exist_ok=True)
         (ROOT / "defs" / ".gitkeep").touch()
     install_lock()
-    for cache in sorted(ROOT.rglob("__pycache__")):
-        shutil.rmtree(cache, ignore_errors=True)
-    print(next_steps(start_git_repository()))
+    remove_bytecode_caches()
+    outcome = start_git_repository()
+    if not is_cruft_scratch():
+        print(next_steps(outcome))

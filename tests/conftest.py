@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,26 @@ def bake_refused(output_dir: Path, **answers: str) -> subprocess.CompletedProces
     assert result.returncode != 0, result.stdout[-2000:]
     assert "Traceback" not in result.stdout + result.stderr  # Cookiecutter's own log of the refusal included
     return result
+
+
+def template_clone(into: Path) -> Path:
+    """A new user's clone of this template, at `into`/nope-template, for commands run at its root.
+
+    Its files are what `git ls-files` lists, as they stand in the working tree (so a test runs the
+    template being changed), without the developer's `.venv/`, `.tools/` or `build/`; committed,
+    because a clone is a git checkout (the post-generation hook and cruft see one).
+    """
+    clone = into / "nope-template"
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=TEMPLATE, capture_output=True, text=True, check=True)
+    for relative in filter(None, listed.stdout.split("\0")):
+        source = TEMPLATE / relative
+        if source.is_file():  # a file deleted but not yet committed is still listed
+            (clone / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / relative)
+    identity = ["-c", "user.name=Template maintainers", "-c", "user.email=maintainers@example.com"]
+    for command in (["init", "--quiet"], ["add", "--all"], [*identity, "commit", "--quiet", "-m", "The template"]):
+        subprocess.run(["git", *command], cwd=clone, capture_output=True, check=True)
+    return clone
 
 
 # Template syntax that must never survive baking (Dagster's and GitHub's own `{{ }}` may).

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import TEMPLATE
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
@@ -21,12 +22,14 @@ GIT_IDENTITY = {
 
 
 def bake_via_cli(output_dir: Path, env: dict[str, str], *answers: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COOKIECUTTER), "--no-input", "-o", str(output_dir), str(TEMPLATE), *answers],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    """`cookiecutter --no-input <template>` typed in a shell whose current folder is `output_dir`."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return run_from(output_dir, [str(COOKIECUTTER), "--no-input", str(TEMPLATE), *answers], env)
+
+
+def run_from(folder: Path, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`command` started from `folder` as a shell starts it: with `PWD` naming that folder."""
+    return subprocess.run(command, cwd=folder, env={**env, "PWD": str(folder)}, capture_output=True, text=True)
 
 
 def with_identity() -> dict[str, str]:
@@ -92,3 +95,28 @@ def test_inside_another_git_repository_no_nested_repository_is_made(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "platforms/acme-data-platform/.git").exists()
     assert "inside another git repository" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("output_dir", "shown"),
+    [
+        pytest.param(".", "acme-data-platform", id="here"),
+        pytest.param("build", "build/acme-data-platform", id="inside, as the template's make bake"),
+        pytest.param("../beside", "../beside/acme-data-platform", id="beside, as cruft create --output-dir .."),
+        pytest.param("../../far", "{tmp}/far/acme-data-platform", id="elsewhere: absolute"),
+    ],
+)
+def test_the_next_steps_name_the_folder_as_the_shell_reaches_it(tmp_path: Path, output_dir: str, shown: str):
+    shell_folder = tmp_path / "work/here"
+    shell_folder.mkdir(parents=True)
+    result = run_from(shell_folder, [str(COOKIECUTTER), "--no-input", "-o", output_dir, str(TEMPLATE)], with_identity())
+    assert result.returncode == 0, result.stderr
+    assert f"  cd {shown.format(tmp=tmp_path)}\n" in result.stdout, result.stdout
+
+
+def test_without_a_shell_folder_the_next_steps_name_the_folder_absolutely(tmp_path: Path):
+    env = {key: value for key, value in with_identity().items() if key != "PWD"}
+    command = [str(COOKIECUTTER), "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"  cd {tmp_path}/acme-data-platform\n" in result.stdout, result.stdout
