@@ -330,6 +330,23 @@ def test_check_reports_a_bad_platform_default_at_its_line_in_settings(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "paths",
+    [["defs"], ["defs/g/a.yaml"], ["defs/g/a.yaml", "defs/g/a.py"]],
+    ids=["defs", "a changed manifest", "changed files"],
+)
+def test_check_of_some_paths_still_reports_the_platforms_problems(repo_with_platform: Path, paths: list[str]):
+    """A bad default touches every asset, so it is reported whatever paths are checked (pre-commit passes some)."""
+    write(repo_with_platform, {"defs/g/a.py": "print(1)\n", "defs/g/a.yaml": "target: subprocess\n"})
+    line = set_setting(repo_with_platform, "DEFAULT_OWNERS", '["team:data", "bob"]')
+    result = nope("check", *paths, cwd=repo_with_platform, PYTHONPATH=str(repo_with_platform / "platform"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"{SETTINGS}:{line}:43: DEFAULT_OWNERS: `bob` is not an owner: write an email address or `team:<name>`"
+    ]
+    assert "Traceback" not in result.stderr
+
+
 def test_loading_with_a_bad_platform_default_names_the_setting_not_a_dagster_traceback(repo_with_platform: Path):
     set_setting(repo_with_platform, "DEFAULT_OWNERS", '["bob"]')
     script = (

@@ -144,7 +144,8 @@ def _import_project(spec: str, repo_root: Path) -> type[NopeProject]:
 def _check(args: argparse.Namespace, config: Config) -> int:
     defs_path, prefixes = _what_to_check(args.paths, config)
     loaded = config.project.load(defs_path)  # always the whole tree: deps and duplicates span files
-    problems = [problem for problem in loaded.problems if _under(problem.path, prefixes)]
+    # The platform's own problems touch every asset: reported whatever paths were given.
+    problems = [problem for problem in loaded.problems if problem in loaded.platform_problems or _under(problem.path, prefixes)]
     if args.format == "json":
         print(json.dumps(_check_report(loaded, problems), indent=2))
     else:

@@ -39,6 +39,9 @@ class LoadedDefs:
     problems: list[Problem]
     broken_manifests: dict[Path, list[Problem]] = field(default_factory=dict)
     """Manifest file -> its problems; lenient mode shows these in the UI instead of failing."""
+    platform_problems: list[Problem] = field(default_factory=list)
+    """Mistakes in the platform's own defaults (also first in `problems`): they touch every asset,
+    so `nope check` reports them whatever paths it is given."""
 
 
 class _ManifestProblems(Exception):
