@@ -96,6 +96,29 @@ def test_check_reports_on_the_paths_given_inside_defs(repo: Path):
     assert "defs/nope.yaml does not exist" in missing.stderr
 
 
+def test_check_lists_a_cause_before_the_problems_it_causes(repo: Path):
+    """A dependent's problem is a consequence: the broken manifest it points at is read first."""
+    write(
+        repo,
+        {
+            "defs/a/zz_broken.py": "print(1)\n",
+            "defs/a/zz_broken.yaml": "target: subproces\n",
+            "defs/a/aa_user.py": "print(1)\n",
+            "defs/a/aa_user.yaml": "target: subprocess\ndeps: [a/zz_broken]\n",
+            "defs/b/other.py": "print(1)\n",
+            "defs/b/other.yaml": "target: subprocess\nownerz: []\n",
+        },
+    )
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        "defs/a/zz_broken.yaml",
+        "defs/a/aa_user.yaml",
+        "defs/b/other.yaml",
+    ], result.stdout
+    assert "dep `a/zz_broken` is defined by defs/a/zz_broken.yaml, which has problems" in result.stdout
+
+
 def test_check_json_is_for_machines(repo: Path):
     write(repo, BROKEN)
     result = nope("check", "--format", "json", cwd=repo)

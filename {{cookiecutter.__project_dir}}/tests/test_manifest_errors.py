@@ -403,3 +403,21 @@ def test_every_mistake_of_a_tree_is_reported_in_one_run(tmp_path: Path):
     assert "Traceback" not in text
     # The problems are data too, for the command line and for tests.
     assert len({problem.path for problem in raised.value.problems}) == 5
+
+
+def test_the_loading_error_lists_a_cause_before_the_problems_it_causes(tmp_path: Path):
+    defs = write_tree(
+        tmp_path,
+        {
+            "a/zz_broken.py": SCRIPT,
+            "a/zz_broken.yaml": "target: subproces\n",
+            "a/aa_user.py": SCRIPT,
+            "a/aa_user.yaml": "target: subprocess\ndeps: [a/zz_broken]\n",
+        },
+    )
+    with pytest.raises(NopeManifestError) as raised:
+        Project.make_definitions(defs_path=defs)
+    assert [line.split(":")[0].strip() for line in str(raised.value).splitlines()[1:]] == [
+        "defs/a/zz_broken.yaml",
+        "defs/a/aa_user.yaml",
+    ], str(raised.value)

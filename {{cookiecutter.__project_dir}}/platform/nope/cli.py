@@ -29,7 +29,7 @@ from nope import scaffold
 from nope.deploying import DeployError, deploy
 from nope.loading import LoadedDefs
 from nope.models import NAME_PATTERN, default_asset_key, name_suggestion
-from nope.problems import NopeManifestError, Problem, did_you_mean
+from nope.problems import NopeManifestError, Problem, did_you_mean, reading_order
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
 
@@ -279,7 +279,7 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     manifest_path.write_text(manifest, encoding="utf-8")
 
     # The new files may clash with others (a key already taken): then nothing stays written.
-    introduced = sorted(set(config.project.load(config.defs_path).problems) - problems_before)
+    introduced = sorted(set(config.project.load(config.defs_path).problems) - problems_before, key=reading_order)
     if introduced:
         manifest_path.unlink()
         script_path.unlink()

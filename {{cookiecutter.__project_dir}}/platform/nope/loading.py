@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from nope import models
 from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
-from nope.problems import Problem, did_you_mean
+from nope.problems import Problem, did_you_mean, reading_order
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
 from nope.target_checks import check_target
 from nope.targets import NopeInvocationTarget
@@ -102,7 +102,7 @@ def load_defs(
             broken[target.manifest_path] = own
     valid = [target for target in targets if target.manifest_path not in broken]
     problems = [problem for file_problems in broken.values() for problem in file_problems]
-    return LoadedDefs(valid, sorted(problems), dict(sorted(broken.items())))
+    return LoadedDefs(valid, sorted(problems, key=reading_order), dict(sorted(broken.items())))
 
 
 @contextmanager
