@@ -29,6 +29,16 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n\ta: {}\n"},
         [("defs/g/a.yaml", 3, 1, "indent with spaces, not tabs")],
     ),
+    "a key indented less than the keys beside it": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  x:\n    deps: [g/y]\n   y: {}\n"},
+        [("defs/g/a.yaml", 5, 4, "line 5 starts at column 4, in line with nothing above it; indent it exactly as far "
+          "as the lines it belongs with: column 3 (as on line 3) or column 5 (as on line 4)")],
+    ),
+    "a list item indented less than the items above it": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps:\n  - g/x\n - g/y\n"},
+        [("defs/g/a.yaml", 4, 2, "line 4 starts at column 2, in line with nothing above it; indent it exactly as far "
+          "as the lines it belongs with: column 1 (as on line 1) or column 3 (as on line 3)")],
+    ),
     "a value with a colon, unquoted": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: Note: refunds removed\n"},
         [("defs/g/a.yaml", 2, 18, "must be quoted")],
