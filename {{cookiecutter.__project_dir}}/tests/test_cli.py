@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -402,7 +403,7 @@ def test_new_with_a_shell_script_writes_one_that_runs(repo: Path, instance):
 def test_new_refuses_a_script_the_target_does_not_run(repo: Path):
     result = nope("new", "ops/report", "--script", "report.sql", cwd=repo)
     assert result.returncode == 2
-    assert "--script `report.sql`: target `subprocess` runs `.py`" in result.stderr
+    assert "--script `report.sql`: target `subprocess` runs only `.py`, `.sh`, `.r`, `.js` scripts" in result.stderr
     assert not (repo / "defs/ops").exists()
 
 
@@ -440,3 +441,82 @@ def test_new_for_a_custom_sql_target_writes_a_sql_script_that_runs(repo: Path, i
     sql_platform = importlib.import_module("sql_platform")  # this test wrote it: no type checker sees it
 
     assert materialize(sql_platform.SqlProject.make_definitions(defs_path=repo / "defs"), instance).success
+
+
+SQL_TARGET_OF_ITS_OWN = '''
+from nope import NopeInvocationTarget
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+
+
+class SqlTarget(NopeInvocationTarget):
+    """The README's "add a target", for SQL: runs the script in an in-memory SQLite database."""
+
+    def invoke(self, context):
+        import sqlite3
+
+        sqlite3.connect(":memory:").executescript(self.script_path.read_text())
+SCRIPT_SUFFIXES
+
+class SqlProject({{ cookiecutter.__project_class }}):
+    @classmethod
+    def invocation_target_map(cls):
+        return {**super().invocation_target_map(), "sql": SqlTarget}
+'''
+
+SQL_SUFFIXES = '''
+    @classmethod
+    def script_suffixes(cls):
+        return (".sql",)
+'''
+
+
+def use_project(repo: Path, module: str, text: str) -> None:
+    """Write `platform/<module>.py` and make its `SqlProject` the project `nope` uses."""
+    write(repo, {f"platform/{module}.py": text})
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(re.sub(r'^project = ".*"$', f'project = "{module}:SqlProject"', pyproject.read_text(), flags=re.M))
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (
+            "target: sql\n",
+            "defs/warehouse/orders.yaml:1:1: has no script it runs: target `sql` runs only `.py` scripts "
+            "(SqlTarget.script_suffixes()), so `orders.sql` next to it is not run; add `orders.py`, or set `script:`",
+        ),
+        (
+            "target: sql\nscript: orders.sql\n",
+            "defs/warehouse/orders.yaml:2:1: script `orders.sql`: target `sql` runs only `.py` scripts "
+            "(SqlTarget.script_suffixes()); a platform owner adds `.sql` there to run them",
+        ),
+    ],
+    ids=["next to the manifest", "named by script:"],
+)
+def test_a_target_that_does_not_say_it_runs_sql_names_script_suffixes(
+    repo: Path, instance, monkeypatch: pytest.MonkeyPatch, manifest: str, message: str
+):
+    use_project(repo, "own_sql_platform", SQL_TARGET_OF_ITS_OWN.replace("SCRIPT_SUFFIXES", ""))
+    write(repo, {"defs/warehouse/orders.sql": "CREATE TABLE orders (id INTEGER);\n", "defs/warehouse/orders.yaml": manifest})
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [message]
+
+    # What the message says, done: the target lists `.sql`, and the same files pass and run.
+    use_project(repo, "own_sql_platform_fixed", SQL_TARGET_OF_ITS_OWN.replace("SCRIPT_SUFFIXES", SQL_SUFFIXES))
+    assert nope("check", cwd=repo).returncode == 0
+    monkeypatch.syspath_prepend(str(repo / "platform"))
+    fixed = importlib.import_module("own_sql_platform_fixed")  # this test wrote it: no type checker sees it
+    assert materialize(fixed.SqlProject.make_definitions(defs_path=repo / "defs"), instance).success
+
+
+def test_new_for_a_target_that_does_not_say_it_runs_sql_names_script_suffixes(repo: Path):
+    use_project(repo, "own_sql_platform", SQL_TARGET_OF_ITS_OWN.replace("SCRIPT_SUFFIXES", ""))
+    result = nope("new", "warehouse/orders", "--target", "sql", "--script", "orders.sql", cwd=repo)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "nope: --script `orders.sql`: target `sql` runs only `.py` scripts (SqlTarget.script_suffixes()); "
+        "a platform owner adds `.sql` there to run them\n"
+    )
+    assert not (repo / "defs/warehouse").exists()

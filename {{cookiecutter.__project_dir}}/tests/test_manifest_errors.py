@@ -204,7 +204,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
     ),
     "script of a type the target cannot run": (
         {"g/a.txt": "hello\n", "g/a.yaml": "target: subprocess\nscript: a.txt\n"},
-        [("defs/g/a.yaml", 2, 1, "target `subprocess` runs .py")],
+        [("defs/g/a.yaml", 2, 1, "target `subprocess` runs only `.py`, `.sh`, `.r`, `.js` scripts")],
     ),
     "script that is a folder": (
         {"g/code/x.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: code\n"},

@@ -32,6 +32,7 @@ from nope.models import NAME_PATTERN, default_asset_key, name_suggestion
 from nope.problems import NopeManifestError, Problem, did_you_mean, reading_order
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
+from nope.targets import NopeInvocationTarget, script_suffix_rule
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -255,7 +256,7 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     for asset_name in asset_names:
         _require_name(asset_name, "asset name")
     target_cls = targets[args.target]
-    script_name = _script_name(args.script, name, target_cls.script_suffixes(), args.target)
+    script_name = _script_name(args.script, name, target_cls, args.target)
     suffix = Path(script_name).suffix
     folder = config.defs_path / group
     manifest_path, script_path = folder / f"{name}.yaml", folder / script_name
@@ -294,16 +295,16 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _script_name(requested: str | None, name: str, suffixes: tuple[str, ...], target: str) -> str:
+def _script_name(requested: str | None, name: str, target_cls: type[NopeInvocationTarget], target: str) -> str:
     """`--script` checked against what the target runs, or `<name>` with its first extension."""
+    suffixes = target_cls.script_suffixes()
     if requested is None:
         return f"{name}{suffixes[0]}"
     path = Path(requested)
     if path.name != requested or not path.stem or path.name.startswith((".", "_")):
         raise UsageError(f"--script `{requested}`: give a file name such as `{name}.sh`, written next to the manifest")
     if path.suffix.lower() not in {suffix.lower() for suffix in suffixes}:
-        runs = ", ".join(f"`{suffix}`" for suffix in suffixes)
-        raise UsageError(f"--script `{requested}`: target `{target}` runs {runs} scripts")
+        raise UsageError(f"--script `{requested}`: {script_suffix_rule(target, target_cls, path.suffix.lower())}")
     return requested
 
 

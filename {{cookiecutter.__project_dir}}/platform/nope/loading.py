@@ -24,7 +24,7 @@ from nope.graph_checks import check_graph
 from nope.problems import Problem, did_you_mean, reading_order
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
 from nope.target_checks import check_target
-from nope.targets import NopeInvocationTarget
+from nope.targets import NopeInvocationTarget, script_suffix_rule
 from nope.validation_messages import describe
 from nope.yaml_reader import YamlDocument, YamlProblem, read_yaml
 
@@ -301,7 +301,10 @@ class _ManifestReader:
         """The script, and its problems: `script:` relative to the manifest, or the sibling named like it."""
         suffixes = target_cls.script_suffixes()
         if values.script is None:
-            return self._sibling_script(path=path, stem=stem, suffixes=suffixes, relative_path=relative_path)
+            return self._sibling_script(
+                path=path, stem=stem, rule=script_suffix_rule(values.target, target_cls), suffixes=suffixes,
+                relative_path=relative_path,
+            )  # fmt: skip
 
         def at_script(message: str) -> Problem:  # the position is looked up only for a problem
             return Problem(relative_path, *document.position(("script",)), message)
@@ -323,24 +326,30 @@ class _ManifestReader:
             return path, [at_script(f"script `{values.script}` does not exist.{hint}")]
         problems = []
         if status is not None and stat.S_ISREG(status.st_mode) and candidate.suffix.lower() not in suffixes:
-            problems.append(at_script(f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files"))
+            rule = script_suffix_rule(values.target, target_cls, candidate.suffix.lower())
+            problems.append(at_script(f"script `{values.script}`: {rule}"))
         script_path, refused = self._inside_defs(candidate, values.script, at_script, resolved=(resolved, status))
         return script_path, problems + refused
 
     def _sibling_script(
-        self, *, path: Path, stem: str, suffixes: tuple[str, ...], relative_path: str
+        self, *, path: Path, stem: str, rule: str, suffixes: tuple[str, ...], relative_path: str
     ) -> tuple[Path, list[Problem]]:
-        """The file next to the manifest with its stem and a suffix the target runs, and its problems."""
-        candidates = [
-            name
-            for name in self._siblings(os.path.dirname(path)).get(stem, [])
-            if os.path.splitext(name)[1].lower() in suffixes
-        ]
+        """The file next to the manifest with its stem and a suffix the target runs, and its problems.
+
+        `rule` says which suffixes the target runs, for when only files of other suffixes are there.
+        """
+        named_alike = self._siblings(os.path.dirname(path)).get(stem, [])
+        candidates = [name for name in named_alike if os.path.splitext(name)[1].lower() in suffixes]
         if len(candidates) == 1:
             return self._inside_defs(path.parent / candidates[0], candidates[0], functools.partial(Problem, relative_path, 1, 1))
         if candidates:
             return path, [Problem(relative_path, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")]
         wanted = " or ".join(f"`{stem}{suffix}`" for suffix in suffixes)
+        others = [f"`{name}`" for name in named_alike if os.path.splitext(name)[1].lower() not in ("", *MANIFEST_SUFFIXES)]
+        if others:
+            return path, [
+                Problem(relative_path, 1, 1, f"has no script it runs: {rule}, so {', '.join(others)} next to it is not run; add {wanted}, or set `script:`")
+            ]
         return path, [Problem(relative_path, 1, 1, f"has no script: add {wanted} next to it, or set `script:`")]
 
     def _inside_defs(

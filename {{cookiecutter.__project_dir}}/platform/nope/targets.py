@@ -145,6 +145,18 @@ class NopeInvocationTarget:
         return build_assets_definition(self, publications)
 
 
+def script_suffix_rule(target_name: str, target_cls: type[NopeInvocationTarget], refused_suffix: str = "") -> str:
+    """What a target runs and where that is decided, for messages about a script it will not run;
+    given the refused script's extension, also how a platform owner makes the target run it.
+
+    A new target runs `.py` scripts unless its class says otherwise, which is easy to miss when
+    writing, say, a SQL target: the message names the method to override.
+    """
+    runs = ", ".join(f"`{suffix}`" for suffix in target_cls.script_suffixes())
+    rule = f"target `{target_name}` runs only {runs} scripts ({target_cls.__qualname__}.script_suffixes())"
+    return f"{rule}; a platform owner adds `{refused_suffix}` there to run them" if refused_suffix else rule
+
+
 class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     """Runs the script as a subprocess through Dagster Pipes (`target: subprocess`).
 
@@ -180,6 +192,7 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
 
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
+        """The extensions `interpreters` knows: extend that map to run another language."""
         return tuple(cls.interpreters)
 
     def command(self) -> list[str]:
