@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from nope import NopeProject
+
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 
 from conftest import REPO_ROOT, materialize
@@ -264,6 +266,58 @@ def test_new_passes_check_for_every_target_of_the_platform(repo: Path, target: s
     assert result.returncode == 0, result.stderr
     assert f"target: {target}\n" in (repo / f"defs/g/made_for_{target}.yaml").read_text()
     assert nope("check", cwd=repo).returncode == 0
+
+
+@pytest.mark.parametrize("target", sorted(Project.invocation_target_map()))
+def test_new_declares_packages_only_for_a_target_that_installs_them(repo: Path, target: str):
+    """A `# /// script` block promises packages: only `uv` installs them; the others would ignore it."""
+    assert nope("new", "g/made", "--target", target, cwd=repo).returncode == 0
+    declares = "# /// script\n# dependencies = " in (repo / "defs/g/made.py").read_text()
+    assert declares == (target == "uv")
+    assert Project.invocation_target_map()[target].installs_script_dependencies == (target == "uv")
+
+
+PACKAGES_SCRIPT = '''"""Counts orders."""
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#   "pandas>=2",
+# ]
+# ///
+print("counted")
+'''
+
+
+def test_check_refuses_a_script_whose_packages_its_target_never_installs(repo: Path):
+    write(repo, {"defs/g/orders.py": PACKAGES_SCRIPT, "defs/g/orders.yaml": "# orders\ntarget: subprocess\n"})
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    if "uv" in Project.invocation_target_map():
+        fix = "use `target: uv`, which installs them, or remove the `# /// script` block"
+    else:
+        fix = "remove the `# /// script` block, or ask a platform owner for a target that installs them (such as `uv`)"
+    assert result.stdout.splitlines() == [
+        "defs/g/orders.yaml:2:1: target `subprocess` does not install the packages defs/g/orders.py:4 declares "
+        f"(`pandas>=2`), so the script would run without them; {fix}"
+    ]
+
+
+def test_check_accepts_declared_packages_the_target_has_or_installs(repo: Path):
+    """`dagster-pipes` is the platform's own (scripts `nope new` wrote before declare it); `uv` installs the rest."""
+    pipes_only = PACKAGES_SCRIPT.replace('"pandas>=2"', '"Dagster_Pipes>=1.8"')
+    files = {"defs/g/pipes.py": pipes_only, "defs/g/pipes.yaml": "target: subprocess\n"}
+    if "uv" in Project.invocation_target_map():
+        files |= {"defs/g/orders.py": PACKAGES_SCRIPT, "defs/g/orders.yaml": "target: uv\n"}
+    write(repo, files)
+    result = nope("check", cwd=repo)
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_platform_without_an_installing_target_says_to_ask_for_one(make_defs):
+    defs_path = make_defs({"g/orders.py": PACKAGES_SCRIPT, "g/orders.yaml": "target: subprocess\n"})
+    [problem] = NopeProject.load(defs_path).problems
+    assert (problem.path, problem.line) == ("defs/g/orders.yaml", 1)
+    assert problem.message.endswith("or ask a platform owner for a target that installs them (such as `uv`)")
 
 
 def test_new_refuses_to_overwrite(repo: Path):

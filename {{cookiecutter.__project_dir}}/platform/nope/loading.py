@@ -137,6 +137,7 @@ class _ManifestReader:
         self.resolved_defs_path = os.path.realpath(defs_path)
         self.repo_root = defs_path.parent
         self.target_map = target_map
+        self.installing_targets = [name for name, target_cls in target_map.items() if target_cls.installs_script_dependencies]
         self._names_by_stem: dict[str, dict[str, list[str]]] = {}
         self._resolved_folders: dict[str, str] = {}
         self._group_defaults: dict[str, dict | None] = {}
@@ -169,7 +170,9 @@ class _ManifestReader:
             target_cls, values, asset_names, path=path, group=group, script_path=script_path, document=document,
             relative_path=relative_path,
         )  # fmt: skip
-        problems = check_target(target, allow_keys_outside_group=self.allow_keys_outside_group)
+        problems = check_target(
+            target, allow_keys_outside_group=self.allow_keys_outside_group, installing_targets=self.installing_targets
+        )
         if problems:
             raise _ManifestProblems(problems)
         return target

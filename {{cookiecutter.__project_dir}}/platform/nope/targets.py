@@ -47,6 +47,15 @@ class NopeInvocationTarget:
     InvocationTargetManifest: ClassVar[type[NopeInvocationTargetManifest]] = NopeInvocationTargetManifest
     AssetManifest: ClassVar[type[NopeAssetManifest]] = NopeAssetManifest
 
+    installs_script_dependencies: ClassVar[bool] = False
+    """Whether this target installs the packages a Python script declares in its inline metadata
+    (a PEP 723 `# /// script` block), as `uv` does. Only these targets get the block from `nope new`,
+    and `nope check` refuses a script that declares packages its target would never install."""
+
+    provided_dependencies: ClassVar[frozenset[str]] = frozenset()
+    """Packages every script of this target has without installing anything (normalized names,
+    such as `dagster-pipes`): a script may declare them whatever the target."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Catch a mis-declared nested class when the platform module is imported, naming it."""
         super().__init_subclass__(**kwargs)
@@ -113,7 +122,9 @@ class NopeInvocationTarget:
         """
         from nope import scaffold
 
-        return scaffold.script_text(suffix=suffix, asset_keys=asset_keys, single=single)
+        return scaffold.script_text(
+            suffix=suffix, asset_keys=asset_keys, single=single, declare_dependencies=cls.installs_script_dependencies
+        )
 
     @classmethod
     @functools.cache  # per class: signatures do not change, and every manifest asks
@@ -178,6 +189,9 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
 
     target_environment: ClassVar[tuple[str, ...]] = ()
     """Variables this kind of target needs on top, such as its tool's cache or credentials."""
+
+    provided_dependencies = frozenset({"dagster-pipes"})
+    """Python scripts run on the platform's interpreter (or in its image), which has `dagster_pipes`."""
 
     env_references: ClassVar[tuple[str, ...]] = ()
     """Variables a manifest's `env:` may copy with `${VAR}` (names or patterns): none by default."""
