@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from nope import models
 from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
+from nope.manifests import NO_GROUP_DEFAULTS, GroupDefaults
 from nope.problems import Problem, did_you_mean, reading_order
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
 from nope.target_checks import check_target
@@ -140,7 +141,7 @@ class _ManifestReader:
         self.installing_targets = [name for name, target_cls in target_map.items() if target_cls.installs_script_dependencies]
         self._names_by_stem: dict[str, dict[str, list[str]]] = {}
         self._resolved_folders: dict[str, str] = {}
-        self._group_defaults: dict[str, dict | None] = {}
+        self._group_defaults: dict[str, GroupDefaults | None] = {}
         self.broken_group_files: dict[Path, list[Problem]] = {}
 
     def read(self, manifest_file: ManifestFile) -> NopeInvocationTarget:
@@ -154,7 +155,8 @@ class _ManifestReader:
         relative_path = "/".join((self.defs_path.name, *below_defs))
         group, stem, problems = self._locate(below_defs, relative_path)
         data, document = self._parse(path, relative_path, problems)
-        values, target_cls, problems = self._validate(data, group, document, relative_path, problems)
+        group_defaults = self._defaults_of(group)
+        values, target_cls, problems = self._validate(data, group_defaults, document, relative_path, problems)
         asset_names = list(values.assets) if values.assets else [stem]
         if not values.assets and not re.match(models.NAME_PATTERN, stem):
             problems.append(
@@ -168,7 +170,7 @@ class _ManifestReader:
             raise _ManifestProblems(problems)
         target = self._target(
             target_cls, values, asset_names, path=path, group=group, script_path=script_path, document=document,
-            relative_path=relative_path,
+            relative_path=relative_path, group_defaults=group_defaults,
         )  # fmt: skip
         problems = check_target(
             target, allow_keys_outside_group=self.allow_keys_outside_group, installing_targets=self.installing_targets
@@ -215,13 +217,10 @@ class _ManifestReader:
         return data, document
 
     def _validate(
-        self, data: dict, group: str, document: YamlDocument, relative_path: str, problems: list[Problem]
+        self, data: dict, group_defaults: GroupDefaults, document: YamlDocument, relative_path: str, problems: list[Problem]
     ) -> tuple[models.ManifestFields, type[NopeInvocationTarget], list[Problem]]:
         """The manifest's values over its group's defaults, validated by its target's model."""
-        group_defaults = self._defaults_of(group)
-        if group_defaults is None:
-            raise _GroupFileBroken
-        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, relative_path)
+        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults.data), document, relative_path)
         model = models.manifest_model(
             data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
         )
@@ -244,6 +243,7 @@ class _ManifestReader:
         script_path: Path,
         document: YamlDocument,
         relative_path: str,
+        group_defaults: GroupDefaults,
     ) -> NopeInvocationTarget:
         """The target, its manifest object and one asset manifest per asset name."""
         manifest = target_cls.InvocationTargetManifest(
@@ -254,6 +254,7 @@ class _ManifestReader:
             script_path=script_path,
             document=document,
             relative_path=relative_path,
+            group_defaults=group_defaults,
         )
         empty = _unset_asset_values(target_cls.AssetManifest.Model)
         asset_manifests = [
@@ -407,17 +408,20 @@ class _ManifestReader:
             self._names_by_stem[folder] = by_stem
         return self._names_by_stem[folder]
 
-    def _defaults_of(self, group: str) -> dict | None:
-        """The group's `_group.yaml` values (only the keys it sets), read once; None if it is broken."""
+    def _defaults_of(self, group: str) -> GroupDefaults:
+        """The group's `_group.yaml` (only the keys it sets), read once; `_GroupFileBroken` if it is broken."""
         if group not in self._group_defaults:
             self._group_defaults[group] = self._read_group_defaults(self.defs_path / group)
-        return self._group_defaults[group]
+        defaults = self._group_defaults[group]
+        if defaults is None:
+            raise _GroupFileBroken
+        return defaults
 
-    def _read_group_defaults(self, group_folder: Path) -> dict | None:
+    def _read_group_defaults(self, group_folder: Path) -> GroupDefaults | None:
         # `lexists`, not `is_file`: a `_group.yaml` that is a FIFO or a broken link is reported, not skipped.
         path = next((group_folder / name for name in GROUP_FILES if os.path.lexists(group_folder / name)), None)
         if path is None:
-            return {}
+            return NO_GROUP_DEFAULTS
         relative_path = path.relative_to(self.repo_root).as_posix()
         try:
             data, document = read_yaml(path, relative_path, real_root=self.resolved_defs_path)
@@ -425,7 +429,7 @@ class _ManifestReader:
             self.broken_group_files[path] = [failure.problem]
             return None
         if data is None:
-            return {}
+            return NO_GROUP_DEFAULTS
         if not isinstance(data, dict):
             self.broken_group_files[path] = [Problem(relative_path, 1, 1, "must be a mapping of `key: value` lines")]
             return None
@@ -437,7 +441,7 @@ class _ManifestReader:
                 for loc, message in (describe(detail, models.GroupDefaults) for detail in error.errors())
             ]
             return None
-        return data
+        return GroupDefaults(data, relative_path, document)
 
 
 @functools.cache
