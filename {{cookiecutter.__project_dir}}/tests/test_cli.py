@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from nope import NopeProject
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
 
@@ -94,6 +97,29 @@ def test_check_reports_on_the_paths_given_inside_defs(repo: Path):
     missing = nope("check", "defs/nope.yaml", cwd=repo)
     assert missing.returncode == 2
     assert "defs/nope.yaml does not exist" in missing.stderr
+
+
+def test_check_lists_a_cause_before_the_problems_it_causes(repo: Path):
+    """A dependent's problem is a consequence: the broken manifest it points at is read first."""
+    write(
+        repo,
+        {
+            "defs/a/zz_broken.py": "print(1)\n",
+            "defs/a/zz_broken.yaml": "target: subproces\n",
+            "defs/a/aa_user.py": "print(1)\n",
+            "defs/a/aa_user.yaml": "target: subprocess\ndeps: [a/zz_broken]\n",
+            "defs/b/other.py": "print(1)\n",
+            "defs/b/other.yaml": "target: subprocess\nownerz: []\n",
+        },
+    )
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        "defs/a/zz_broken.yaml",
+        "defs/a/aa_user.yaml",
+        "defs/b/other.yaml",
+    ], result.stdout
+    assert "dep `a/zz_broken` is defined by defs/a/zz_broken.yaml, which has problems" in result.stdout
 
 
 def test_check_json_is_for_machines(repo: Path):
@@ -242,6 +268,58 @@ def test_new_passes_check_for_every_target_of_the_platform(repo: Path, target: s
     assert nope("check", cwd=repo).returncode == 0
 
 
+@pytest.mark.parametrize("target", sorted(Project.invocation_target_map()))
+def test_new_declares_packages_only_for_a_target_that_installs_them(repo: Path, target: str):
+    """A `# /// script` block promises packages: only `uv` installs them; the others would ignore it."""
+    assert nope("new", "g/made", "--target", target, cwd=repo).returncode == 0
+    declares = "# /// script\n# dependencies = " in (repo / "defs/g/made.py").read_text()
+    assert declares == (target == "uv")
+    assert Project.invocation_target_map()[target].installs_script_dependencies == (target == "uv")
+
+
+PACKAGES_SCRIPT = '''"""Counts orders."""
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#   "pandas>=2",
+# ]
+# ///
+print("counted")
+'''
+
+
+def test_check_refuses_a_script_whose_packages_its_target_never_installs(repo: Path):
+    write(repo, {"defs/g/orders.py": PACKAGES_SCRIPT, "defs/g/orders.yaml": "# orders\ntarget: subprocess\n"})
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    if "uv" in Project.invocation_target_map():
+        fix = "use `target: uv`, which installs them, or remove the `# /// script` block"
+    else:
+        fix = "remove the `# /// script` block, or ask a platform owner for a target that installs them (such as `uv`)"
+    assert result.stdout.splitlines() == [
+        "defs/g/orders.yaml:2:1: target `subprocess` does not install the packages defs/g/orders.py:4 declares "
+        f"(`pandas>=2`), so the script would run without them; {fix}"
+    ]
+
+
+def test_check_accepts_declared_packages_the_target_has_or_installs(repo: Path):
+    """`dagster-pipes` is the platform's own (scripts `nope new` wrote before declare it); `uv` installs the rest."""
+    pipes_only = PACKAGES_SCRIPT.replace('"pandas>=2"', '"Dagster_Pipes>=1.8"')
+    files = {"defs/g/pipes.py": pipes_only, "defs/g/pipes.yaml": "target: subprocess\n"}
+    if "uv" in Project.invocation_target_map():
+        files |= {"defs/g/orders.py": PACKAGES_SCRIPT, "defs/g/orders.yaml": "target: uv\n"}
+    write(repo, files)
+    result = nope("check", cwd=repo)
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_platform_without_an_installing_target_says_to_ask_for_one(make_defs):
+    defs_path = make_defs({"g/orders.py": PACKAGES_SCRIPT, "g/orders.yaml": "target: subprocess\n"})
+    [problem] = NopeProject.load(defs_path).problems
+    assert (problem.path, problem.line) == ("defs/g/orders.yaml", 1)
+    assert problem.message.endswith("or ask a platform owner for a target that installs them (such as `uv`)")
+
+
 def test_new_refuses_to_overwrite(repo: Path):
     write(repo, {"defs/sales/orders.py": "my precious work\n"})
     result = nope("new", "sales/orders", cwd=repo)
@@ -330,6 +408,23 @@ def test_check_reports_a_bad_platform_default_at_its_line_in_settings(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "paths",
+    [["defs"], ["defs/g/a.yaml"], ["defs/g/a.yaml", "defs/g/a.py"]],
+    ids=["defs", "a changed manifest", "changed files"],
+)
+def test_check_of_some_paths_still_reports_the_platforms_problems(repo_with_platform: Path, paths: list[str]):
+    """A bad default touches every asset, so it is reported whatever paths are checked (pre-commit passes some)."""
+    write(repo_with_platform, {"defs/g/a.py": "print(1)\n", "defs/g/a.yaml": "target: subprocess\n"})
+    line = set_setting(repo_with_platform, "DEFAULT_OWNERS", '["team:data", "bob"]')
+    result = nope("check", *paths, cwd=repo_with_platform, PYTHONPATH=str(repo_with_platform / "platform"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"{SETTINGS}:{line}:43: DEFAULT_OWNERS: `bob` is not an owner: write an email address or `team:<name>`"
+    ]
+    assert "Traceback" not in result.stderr
+
+
 def test_loading_with_a_bad_platform_default_names_the_setting_not_a_dagster_traceback(repo_with_platform: Path):
     set_setting(repo_with_platform, "DEFAULT_OWNERS", '["bob"]')
     script = (
@@ -362,7 +457,7 @@ def test_new_with_a_shell_script_writes_one_that_runs(repo: Path, instance):
 def test_new_refuses_a_script_the_target_does_not_run(repo: Path):
     result = nope("new", "ops/report", "--script", "report.sql", cwd=repo)
     assert result.returncode == 2
-    assert "--script `report.sql`: target `subprocess` runs `.py`" in result.stderr
+    assert "--script `report.sql`: target `subprocess` runs only `.py`, `.sh`, `.r`, `.js` scripts" in result.stderr
     assert not (repo / "defs/ops").exists()
 
 
@@ -400,3 +495,82 @@ def test_new_for_a_custom_sql_target_writes_a_sql_script_that_runs(repo: Path, i
     sql_platform = importlib.import_module("sql_platform")  # this test wrote it: no type checker sees it
 
     assert materialize(sql_platform.SqlProject.make_definitions(defs_path=repo / "defs"), instance).success
+
+
+SQL_TARGET_OF_ITS_OWN = '''
+from nope import NopeInvocationTarget
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
+
+
+class SqlTarget(NopeInvocationTarget):
+    """The README's "add a target", for SQL: runs the script in an in-memory SQLite database."""
+
+    def invoke(self, context):
+        import sqlite3
+
+        sqlite3.connect(":memory:").executescript(self.script_path.read_text())
+SCRIPT_SUFFIXES
+
+class SqlProject({{ cookiecutter.__project_class }}):
+    @classmethod
+    def invocation_target_map(cls):
+        return {**super().invocation_target_map(), "sql": SqlTarget}
+'''
+
+SQL_SUFFIXES = '''
+    @classmethod
+    def script_suffixes(cls):
+        return (".sql",)
+'''
+
+
+def use_project(repo: Path, module: str, text: str) -> None:
+    """Write `platform/<module>.py` and make its `SqlProject` the project `nope` uses."""
+    write(repo, {f"platform/{module}.py": text})
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(re.sub(r'^project = ".*"$', f'project = "{module}:SqlProject"', pyproject.read_text(), flags=re.M))
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (
+            "target: sql\n",
+            "defs/warehouse/orders.yaml:1:1: has no script it runs: target `sql` runs only `.py` scripts "
+            "(SqlTarget.script_suffixes()), so `orders.sql` next to it is not run; add `orders.py`, or set `script:`",
+        ),
+        (
+            "target: sql\nscript: orders.sql\n",
+            "defs/warehouse/orders.yaml:2:1: script `orders.sql`: target `sql` runs only `.py` scripts "
+            "(SqlTarget.script_suffixes()); a platform owner adds `.sql` there to run them",
+        ),
+    ],
+    ids=["next to the manifest", "named by script:"],
+)
+def test_a_target_that_does_not_say_it_runs_sql_names_script_suffixes(
+    repo: Path, instance, monkeypatch: pytest.MonkeyPatch, manifest: str, message: str
+):
+    use_project(repo, "own_sql_platform", SQL_TARGET_OF_ITS_OWN.replace("SCRIPT_SUFFIXES", ""))
+    write(repo, {"defs/warehouse/orders.sql": "CREATE TABLE orders (id INTEGER);\n", "defs/warehouse/orders.yaml": manifest})
+    result = nope("check", cwd=repo)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [message]
+
+    # What the message says, done: the target lists `.sql`, and the same files pass and run.
+    use_project(repo, "own_sql_platform_fixed", SQL_TARGET_OF_ITS_OWN.replace("SCRIPT_SUFFIXES", SQL_SUFFIXES))
+    assert nope("check", cwd=repo).returncode == 0
+    monkeypatch.syspath_prepend(str(repo / "platform"))
+    fixed = importlib.import_module("own_sql_platform_fixed")  # this test wrote it: no type checker sees it
+    assert materialize(fixed.SqlProject.make_definitions(defs_path=repo / "defs"), instance).success
+
+
+def test_new_for_a_target_that_does_not_say_it_runs_sql_names_script_suffixes(repo: Path):
+    use_project(repo, "own_sql_platform", SQL_TARGET_OF_ITS_OWN.replace("SCRIPT_SUFFIXES", ""))
+    result = nope("new", "warehouse/orders", "--target", "sql", "--script", "orders.sql", cwd=repo)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "nope: --script `orders.sql`: target `sql` runs only `.py` scripts (SqlTarget.script_suffixes()); "
+        "a platform owner adds `.sql` there to run them\n"
+    )
+    assert not (repo / "defs/warehouse").exists()

@@ -29,6 +29,16 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n\ta: {}\n"},
         [("defs/g/a.yaml", 3, 1, "indent with spaces, not tabs")],
     ),
+    "a key indented less than the keys beside it": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\nassets:\n  x:\n    deps: [g/y]\n   y: {}\n"},
+        [("defs/g/a.yaml", 5, 4, "line 5 starts at column 4, in line with nothing above it; indent it exactly as far "
+          "as the lines it belongs with: column 3 (as on line 3) or column 5 (as on line 4)")],
+    ),
+    "a list item indented less than the items above it": (
+        {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndeps:\n  - g/x\n - g/y\n"},
+        [("defs/g/a.yaml", 4, 2, "line 4 starts at column 2, in line with nothing above it; indent it exactly as far "
+          "as the lines it belongs with: column 1 (as on line 1) or column 3 (as on line 3)")],
+    ),
     "a value with a colon, unquoted": (
         {"g/a.py": SCRIPT, "g/a.yaml": "target: subprocess\ndescription: Note: refunds removed\n"},
         [("defs/g/a.yaml", 2, 18, "must be quoted")],
@@ -194,7 +204,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, int, int | None, 
     ),
     "script of a type the target cannot run": (
         {"g/a.txt": "hello\n", "g/a.yaml": "target: subprocess\nscript: a.txt\n"},
-        [("defs/g/a.yaml", 2, 1, "target `subprocess` runs .py")],
+        [("defs/g/a.yaml", 2, 1, "target `subprocess` runs only `.py`, `.sh`, `.r`, `.js` scripts")],
     ),
     "script that is a folder": (
         {"g/code/x.py": SCRIPT, "g/a.yaml": "target: subprocess\nscript: code\n"},
@@ -403,3 +413,21 @@ def test_every_mistake_of_a_tree_is_reported_in_one_run(tmp_path: Path):
     assert "Traceback" not in text
     # The problems are data too, for the command line and for tests.
     assert len({problem.path for problem in raised.value.problems}) == 5
+
+
+def test_the_loading_error_lists_a_cause_before_the_problems_it_causes(tmp_path: Path):
+    defs = write_tree(
+        tmp_path,
+        {
+            "a/zz_broken.py": SCRIPT,
+            "a/zz_broken.yaml": "target: subproces\n",
+            "a/aa_user.py": SCRIPT,
+            "a/aa_user.yaml": "target: subprocess\ndeps: [a/zz_broken]\n",
+        },
+    )
+    with pytest.raises(NopeManifestError) as raised:
+        Project.make_definitions(defs_path=defs)
+    assert [line.split(":")[0].strip() for line in str(raised.value).splitlines()[1:]] == [
+        "defs/a/zz_broken.yaml",
+        "defs/a/aa_user.yaml",
+    ], str(raised.value)

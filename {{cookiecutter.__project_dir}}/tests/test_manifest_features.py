@@ -157,6 +157,36 @@ def test_a_retry_policy_retries_a_flaky_script_until_it_succeeds(make_defs, inst
     assert len([e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]) == 2
 
 
+@pytest.mark.parametrize(
+    ("files", "where"),
+    [
+        (
+            {"sales/_group.yaml": "owners: [team:sales]\nretries: {max: 2, delay: 0}\n", "sales/orders.yaml": "target: subprocess\n"},
+            "defs/sales/_group.yaml:2",
+        ),
+        (
+            {"sales/_group.yaml": "retries: {max: 5}\n", "sales/orders.yaml": "target: subprocess\n\nretries: {max: 2, delay: 0}\n"},
+            "defs/sales/orders.yaml:3",
+        ),
+    ],
+    ids=["retries from _group.yaml", "the manifest's own retries"],
+)
+def test_a_step_out_of_retries_leads_with_the_scripts_error_and_says_where_retries_were_set(
+    make_defs, instance, files: dict[str, str], where: str
+):
+    defs_path = make_defs({"sales/orders.py": "import sys\nsys.exit('the warehouse is busy')\n", **files})
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
+    assert not result.success
+    assert len([e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]) == 2
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None
+    first_line, *rest = error.message.splitlines()
+    assert first_line.endswith("orders.py` exited with code 1."), error.message  # the script's error leads
+    assert "the warehouse is busy" in rest
+    assert rest[-1] == f"All 3 attempts failed (`retries:` at {where})."
+    assert "max_retries" not in error.message
+
+
 def test_pool_limits_the_op(make_defs):
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\npool: warehouse\n"})
     defs = NopeProject.make_definitions(defs_path=defs_path)

@@ -86,3 +86,19 @@ def test_deep_nesting_gets_our_limit_and_words_whatever_parser_build_is_installe
         assert problem.message == f"nests lists and mappings more than {MAX_NESTING} levels deep"
     else:  # within our limit: the parser's own complaint is what the practitioner sees
         assert "exceeded maximum nesting depth" in problem.message
+
+
+@pytest.mark.parametrize("loader", ["CSafeLoader", "SafeLoader"])
+def test_a_key_indented_between_two_levels_gets_words_whichever_parser_reads_it(
+    loader: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """libyaml says "did not find expected key", PyYAML's own parser "expected <block end>": same words."""
+    monkeypatch.setattr("nope.yaml_reader._Loader", getattr(yaml, loader, yaml.SafeLoader))
+    path = tmp_path / "a.yaml"
+    path.write_text("target: subprocess\nassets:\n  x:\n    # the first asset\n\n    deps: [g/y]\n   y: {}\n", encoding="utf-8")
+    with pytest.raises(YamlProblem) as raised:
+        read_yaml(path, "defs/g/a.yaml")
+    assert str(raised.value.problem) == (
+        "defs/g/a.yaml:7:4: is not valid YAML: line 7 starts at column 4, in line with nothing above it; "
+        "indent it exactly as far as the lines it belongs with: column 3 (as on line 3) or column 5 (as on line 6)"
+    )

@@ -12,6 +12,7 @@ import inspect
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -53,7 +54,8 @@ def build_assets_definition(target: NopeInvocationTarget, publications: Publicat
     # every op it builds, and `Iterator[Any]` alone was ~5% of loading 10,000 manifests.
     def _invocation(context):  # an `AssetExecutionContext`
         resources = {key: getattr(context.resources, key) for key in resource_keys}
-        results = _results(target.invoke(context, **resources), context, target)
+        with _last_attempt_fails_with_its_own_error(context, target):
+            results = _results(target.invoke(context, **resources), context, target)
         yield from results
         yield from _unreported_checks(results, context)
 
@@ -132,6 +134,34 @@ def _refused_by_dagster(target: NopeInvocationTarget, error: Exception) -> Probl
 
 _OP_FUNCTION_SIGNATURE = inspect.Signature([inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
 """The signature of every manifest's op function: `(context)`."""
+
+
+@contextmanager
+def _last_attempt_fails_with_its_own_error(context: dg.AssetExecutionContext, target: NopeInvocationTarget) -> Iterator[None]:
+    """On the last attempt `retries:` allows, fail leading with the error itself, saying where the retries were set.
+
+    Dagster reports a step that used up its retry policy as "Exceeded max_retries of 2", with the
+    script's error only as the cause, while a `Failure` that refuses retries is reported as it is.
+    So the last attempt turns its error into such a `Failure`: the script's words first, then
+    "All 3 attempts failed (`retries:` at defs/sales/_group.yaml:2)." The original stays its cause.
+    """
+    retries = target.manifest.retries
+    if retries is None or context.retry_number < retries.max:
+        yield
+        return
+    try:
+        yield
+    except (dg.RetryRequested, dg.DagsterError):  # asked for by the code itself, or Dagster's own: reported as Dagster does
+        raise
+    except Exception as error:
+        failure = error if isinstance(error, dg.Failure) else None
+        words = failure.description if failure and failure.description else f"{type(error).__name__}: {error}"
+        where = target.manifest.written_at("retries")
+        raise dg.Failure(
+            description=f"{words}\n\nAll {retries.max + 1} attempts failed (`retries:` at {where}).",
+            metadata=failure.metadata if failure else None,
+            allow_retries=False,
+        ) from error
 
 
 def _retry_policy(retries: Retries | None) -> dg.RetryPolicy | None:

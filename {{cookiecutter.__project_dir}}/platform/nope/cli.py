@@ -29,9 +29,10 @@ from nope import scaffold
 from nope.deploying import DeployError, deploy
 from nope.loading import LoadedDefs
 from nope.models import NAME_PATTERN, default_asset_key, name_suggestion
-from nope.problems import NopeManifestError, Problem, did_you_mean
+from nope.problems import NopeManifestError, Problem, did_you_mean, reading_order
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
+from nope.targets import NopeInvocationTarget, script_suffix_rule
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -144,7 +145,8 @@ def _import_project(spec: str, repo_root: Path) -> type[NopeProject]:
 def _check(args: argparse.Namespace, config: Config) -> int:
     defs_path, prefixes = _what_to_check(args.paths, config)
     loaded = config.project.load(defs_path)  # always the whole tree: deps and duplicates span files
-    problems = [problem for problem in loaded.problems if _under(problem.path, prefixes)]
+    # The platform's own problems touch every asset: reported whatever paths were given.
+    problems = [problem for problem in loaded.problems if problem in loaded.platform_problems or _under(problem.path, prefixes)]
     if args.format == "json":
         print(json.dumps(_check_report(loaded, problems), indent=2))
     else:
@@ -254,7 +256,7 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     for asset_name in asset_names:
         _require_name(asset_name, "asset name")
     target_cls = targets[args.target]
-    script_name = _script_name(args.script, name, target_cls.script_suffixes(), args.target)
+    script_name = _script_name(args.script, name, target_cls, args.target)
     suffix = Path(script_name).suffix
     folder = config.defs_path / group
     manifest_path, script_path = folder / f"{name}.yaml", folder / script_name
@@ -278,7 +280,7 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     manifest_path.write_text(manifest, encoding="utf-8")
 
     # The new files may clash with others (a key already taken): then nothing stays written.
-    introduced = sorted(set(config.project.load(config.defs_path).problems) - problems_before)
+    introduced = sorted(set(config.project.load(config.defs_path).problems) - problems_before, key=reading_order)
     if introduced:
         manifest_path.unlink()
         script_path.unlink()
@@ -293,16 +295,16 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _script_name(requested: str | None, name: str, suffixes: tuple[str, ...], target: str) -> str:
+def _script_name(requested: str | None, name: str, target_cls: type[NopeInvocationTarget], target: str) -> str:
     """`--script` checked against what the target runs, or `<name>` with its first extension."""
+    suffixes = target_cls.script_suffixes()
     if requested is None:
         return f"{name}{suffixes[0]}"
     path = Path(requested)
     if path.name != requested or not path.stem or path.name.startswith((".", "_")):
         raise UsageError(f"--script `{requested}`: give a file name such as `{name}.sh`, written next to the manifest")
     if path.suffix.lower() not in {suffix.lower() for suffix in suffixes}:
-        runs = ", ".join(f"`{suffix}`" for suffix in suffixes)
-        raise UsageError(f"--script `{requested}`: target `{target}` runs {runs} scripts")
+        raise UsageError(f"--script `{requested}`: {script_suffix_rule(target, target_cls, path.suffix.lower())}")
     return requested
 
 

@@ -30,9 +30,9 @@ def check_graph(
     unreadable = unreadable or {}
     found: dict[Path, list[Problem]] = defaultdict(list)
 
-    def report(asset: NopeAssetManifest, path: tuple[str | int, ...], message: str) -> None:
+    def report(asset: NopeAssetManifest, path: tuple[str | int, ...], message: str, *, caused_by: str = "") -> None:
         manifest = asset.target_manifest
-        found[manifest.path].append(Problem(manifest.relative_path, *manifest.position(*path), message))
+        found[manifest.path].append(Problem(manifest.relative_path, *manifest.position(*path), message, caused_by))
 
     owners: dict[str, NopeAssetManifest] = {}
     op_names: dict[str, NopeInvocationTarget] = {}
@@ -54,7 +54,12 @@ def check_graph(
     for asset in owners.values():
         for index, dep in enumerate(asset.deps):
             if dep in unreadable:
-                report(asset, (*_deps_path(asset), index), f"dep `{dep}` is defined by {unreadable[dep]}, which has problems")
+                report(
+                    asset,
+                    (*_deps_path(asset), index),
+                    f"dep `{dep}` is defined by {unreadable[dep]}, which has problems",
+                    caused_by=unreadable[dep],
+                )
             elif dep not in owners and (groups is None or dep.split("/")[0] in groups):
                 hint = did_you_mean(dep, owners)
                 report(asset, (*_deps_path(asset), index), f"unknown dep `{dep}`.{hint or ' No manifest defines it.'}")

@@ -21,10 +21,11 @@ from pydantic import ValidationError
 from nope import models
 from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
-from nope.problems import Problem, did_you_mean
+from nope.manifests import NO_GROUP_DEFAULTS, GroupDefaults
+from nope.problems import Problem, did_you_mean, reading_order
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
 from nope.target_checks import check_target
-from nope.targets import NopeInvocationTarget
+from nope.targets import NopeInvocationTarget, script_suffix_rule
 from nope.validation_messages import describe
 from nope.yaml_reader import YamlDocument, YamlProblem, read_yaml
 
@@ -39,6 +40,9 @@ class LoadedDefs:
     problems: list[Problem]
     broken_manifests: dict[Path, list[Problem]] = field(default_factory=dict)
     """Manifest file -> its problems; lenient mode shows these in the UI instead of failing."""
+    platform_problems: list[Problem] = field(default_factory=list)
+    """Mistakes in the platform's own defaults (also first in `problems`): they touch every asset,
+    so `nope check` reports them whatever paths it is given."""
 
 
 class _ManifestProblems(Exception):
@@ -99,7 +103,7 @@ def load_defs(
             broken[target.manifest_path] = own
     valid = [target for target in targets if target.manifest_path not in broken]
     problems = [problem for file_problems in broken.values() for problem in file_problems]
-    return LoadedDefs(valid, sorted(problems), dict(sorted(broken.items())))
+    return LoadedDefs(valid, sorted(problems, key=reading_order), dict(sorted(broken.items())))
 
 
 @contextmanager
@@ -134,9 +138,10 @@ class _ManifestReader:
         self.resolved_defs_path = os.path.realpath(defs_path)
         self.repo_root = defs_path.parent
         self.target_map = target_map
+        self.installing_targets = [name for name, target_cls in target_map.items() if target_cls.installs_script_dependencies]
         self._names_by_stem: dict[str, dict[str, list[str]]] = {}
         self._resolved_folders: dict[str, str] = {}
-        self._group_defaults: dict[str, dict | None] = {}
+        self._group_defaults: dict[str, GroupDefaults | None] = {}
         self.broken_group_files: dict[Path, list[Problem]] = {}
 
     def read(self, manifest_file: ManifestFile) -> NopeInvocationTarget:
@@ -150,7 +155,8 @@ class _ManifestReader:
         relative_path = "/".join((self.defs_path.name, *below_defs))
         group, stem, problems = self._locate(below_defs, relative_path)
         data, document = self._parse(path, relative_path, problems)
-        values, target_cls, problems = self._validate(data, group, document, relative_path, problems)
+        group_defaults = self._defaults_of(group)
+        values, target_cls, problems = self._validate(data, group_defaults, document, relative_path, problems)
         asset_names = list(values.assets) if values.assets else [stem]
         if not values.assets and not re.match(models.NAME_PATTERN, stem):
             problems.append(
@@ -164,9 +170,11 @@ class _ManifestReader:
             raise _ManifestProblems(problems)
         target = self._target(
             target_cls, values, asset_names, path=path, group=group, script_path=script_path, document=document,
-            relative_path=relative_path,
+            relative_path=relative_path, group_defaults=group_defaults,
         )  # fmt: skip
-        problems = check_target(target, allow_keys_outside_group=self.allow_keys_outside_group)
+        problems = check_target(
+            target, allow_keys_outside_group=self.allow_keys_outside_group, installing_targets=self.installing_targets
+        )
         if problems:
             raise _ManifestProblems(problems)
         return target
@@ -209,13 +217,10 @@ class _ManifestReader:
         return data, document
 
     def _validate(
-        self, data: dict, group: str, document: YamlDocument, relative_path: str, problems: list[Problem]
+        self, data: dict, group_defaults: GroupDefaults, document: YamlDocument, relative_path: str, problems: list[Problem]
     ) -> tuple[models.ManifestFields, type[NopeInvocationTarget], list[Problem]]:
         """The manifest's values over its group's defaults, validated by its target's model."""
-        group_defaults = self._defaults_of(group)
-        if group_defaults is None:
-            raise _GroupFileBroken
-        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults), document, relative_path)
+        data, target_cls = self._pick_target(_with_group_defaults(data, group_defaults.data), document, relative_path)
         model = models.manifest_model(
             data["target"], target_cls.InvocationTargetManifest.Model, target_cls.AssetManifest.Model
         )
@@ -238,6 +243,7 @@ class _ManifestReader:
         script_path: Path,
         document: YamlDocument,
         relative_path: str,
+        group_defaults: GroupDefaults,
     ) -> NopeInvocationTarget:
         """The target, its manifest object and one asset manifest per asset name."""
         manifest = target_cls.InvocationTargetManifest(
@@ -248,6 +254,7 @@ class _ManifestReader:
             script_path=script_path,
             document=document,
             relative_path=relative_path,
+            group_defaults=group_defaults,
         )
         empty = _unset_asset_values(target_cls.AssetManifest.Model)
         asset_manifests = [
@@ -298,7 +305,10 @@ class _ManifestReader:
         """The script, and its problems: `script:` relative to the manifest, or the sibling named like it."""
         suffixes = target_cls.script_suffixes()
         if values.script is None:
-            return self._sibling_script(path=path, stem=stem, suffixes=suffixes, relative_path=relative_path)
+            return self._sibling_script(
+                path=path, stem=stem, rule=script_suffix_rule(values.target, target_cls), suffixes=suffixes,
+                relative_path=relative_path,
+            )  # fmt: skip
 
         def at_script(message: str) -> Problem:  # the position is looked up only for a problem
             return Problem(relative_path, *document.position(("script",)), message)
@@ -320,24 +330,30 @@ class _ManifestReader:
             return path, [at_script(f"script `{values.script}` does not exist.{hint}")]
         problems = []
         if status is not None and stat.S_ISREG(status.st_mode) and candidate.suffix.lower() not in suffixes:
-            problems.append(at_script(f"script `{values.script}`: target `{values.target}` runs {', '.join(suffixes)} files"))
+            rule = script_suffix_rule(values.target, target_cls, candidate.suffix.lower())
+            problems.append(at_script(f"script `{values.script}`: {rule}"))
         script_path, refused = self._inside_defs(candidate, values.script, at_script, resolved=(resolved, status))
         return script_path, problems + refused
 
     def _sibling_script(
-        self, *, path: Path, stem: str, suffixes: tuple[str, ...], relative_path: str
+        self, *, path: Path, stem: str, rule: str, suffixes: tuple[str, ...], relative_path: str
     ) -> tuple[Path, list[Problem]]:
-        """The file next to the manifest with its stem and a suffix the target runs, and its problems."""
-        candidates = [
-            name
-            for name in self._siblings(os.path.dirname(path)).get(stem, [])
-            if os.path.splitext(name)[1].lower() in suffixes
-        ]
+        """The file next to the manifest with its stem and a suffix the target runs, and its problems.
+
+        `rule` says which suffixes the target runs, for when only files of other suffixes are there.
+        """
+        named_alike = self._siblings(os.path.dirname(path)).get(stem, [])
+        candidates = [name for name in named_alike if os.path.splitext(name)[1].lower() in suffixes]
         if len(candidates) == 1:
             return self._inside_defs(path.parent / candidates[0], candidates[0], functools.partial(Problem, relative_path, 1, 1))
         if candidates:
             return path, [Problem(relative_path, 1, 1, f"several scripts could be meant ({', '.join(candidates)}); set `script:`")]
         wanted = " or ".join(f"`{stem}{suffix}`" for suffix in suffixes)
+        others = [f"`{name}`" for name in named_alike if os.path.splitext(name)[1].lower() not in ("", *MANIFEST_SUFFIXES)]
+        if others:
+            return path, [
+                Problem(relative_path, 1, 1, f"has no script it runs: {rule}, so {', '.join(others)} next to it is not run; add {wanted}, or set `script:`")
+            ]
         return path, [Problem(relative_path, 1, 1, f"has no script: add {wanted} next to it, or set `script:`")]
 
     def _inside_defs(
@@ -392,17 +408,20 @@ class _ManifestReader:
             self._names_by_stem[folder] = by_stem
         return self._names_by_stem[folder]
 
-    def _defaults_of(self, group: str) -> dict | None:
-        """The group's `_group.yaml` values (only the keys it sets), read once; None if it is broken."""
+    def _defaults_of(self, group: str) -> GroupDefaults:
+        """The group's `_group.yaml` (only the keys it sets), read once; `_GroupFileBroken` if it is broken."""
         if group not in self._group_defaults:
             self._group_defaults[group] = self._read_group_defaults(self.defs_path / group)
-        return self._group_defaults[group]
+        defaults = self._group_defaults[group]
+        if defaults is None:
+            raise _GroupFileBroken
+        return defaults
 
-    def _read_group_defaults(self, group_folder: Path) -> dict | None:
+    def _read_group_defaults(self, group_folder: Path) -> GroupDefaults | None:
         # `lexists`, not `is_file`: a `_group.yaml` that is a FIFO or a broken link is reported, not skipped.
         path = next((group_folder / name for name in GROUP_FILES if os.path.lexists(group_folder / name)), None)
         if path is None:
-            return {}
+            return NO_GROUP_DEFAULTS
         relative_path = path.relative_to(self.repo_root).as_posix()
         try:
             data, document = read_yaml(path, relative_path, real_root=self.resolved_defs_path)
@@ -410,7 +429,7 @@ class _ManifestReader:
             self.broken_group_files[path] = [failure.problem]
             return None
         if data is None:
-            return {}
+            return NO_GROUP_DEFAULTS
         if not isinstance(data, dict):
             self.broken_group_files[path] = [Problem(relative_path, 1, 1, "must be a mapping of `key: value` lines")]
             return None
@@ -422,7 +441,7 @@ class _ManifestReader:
                 for loc, message in (describe(detail, models.GroupDefaults) for detail in error.errors())
             ]
             return None
-        return data
+        return GroupDefaults(data, relative_path, document)
 
 
 @functools.cache

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -26,6 +27,25 @@ FieldsT = TypeVar("FieldsT", bound=TargetFields)
 
 # Fenced-code languages for the script source shown in the asset description.
 _FENCE_LANGUAGE = {".py": "python", ".sh": "bash", ".r": "r", ".js": "javascript", ".sql": "sql", ".ts": "typescript"}
+
+
+@dataclass(frozen=True)
+class GroupDefaults:
+    """A group's `_group.yaml`: the keys it sets for every manifest of the group, and where."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    relative_path: str = ""
+    document: YamlDocument | None = None
+
+    def written_at(self, key: str) -> str | None:
+        """`path:line` of the top-level `key` in the file; None when the file does not set it."""
+        if key not in self.data or self.document is None:
+            return None
+        return f"{self.relative_path}:{self.document.position((key,))[0]}"
+
+
+NO_GROUP_DEFAULTS = GroupDefaults()
+"""A group without `_group.yaml`."""
 
 
 class NopeInvocationTargetManifest:
@@ -50,14 +70,16 @@ class NopeInvocationTargetManifest:
         script_path: Path,
         document: YamlDocument,
         relative_path: str,
+        group_defaults: GroupDefaults = NO_GROUP_DEFAULTS,
     ):
-        self.values = values  # the validated manifest file: an instance of `Model` too
+        self.values = values  # the validated manifest file over its group's defaults: an instance of `Model` too
         self.path = path
         self.defs_path = defs_path
         self.group = group
         self.script_path = script_path
         self.document = document
         self.relative_path = relative_path  # from the repository root: `defs/group_a/asset_one.yaml`
+        self.group_defaults = group_defaults
 
     @property
     def target(self) -> str:
@@ -144,6 +166,17 @@ class NopeInvocationTargetManifest:
     def position(self, *path: str | int) -> tuple[int, int]:
         """Line and column in the manifest file of the value at `path` (for error messages)."""
         return self.document.position(tuple(path))
+
+    def written_at(self, key: str) -> str:
+        """`path:line` where the top-level `key` is set: this file, else its group's `_group.yaml`.
+
+        For messages about a value the practitioner may not have written here (inherited `retries`).
+        """
+        if (key,) not in self.document.positions:
+            inherited = self.group_defaults.written_at(key)
+            if inherited:
+                return inherited
+        return f"{self.relative_path}:{self.position(key)[0]}"
 
     def fields(self, model: type[FieldsT]) -> FieldsT:
         """`values` as `model`, a target's own `Model` class, so its extra keys read typed.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -20,6 +20,9 @@ class Problem:
     line: int
     column: int
     message: str
+    caused_by: str = field(default="", compare=False)
+    """The file whose problems this one follows from (a dep on a broken manifest), or "".
+    Such a problem is listed right after that file's: the cause is read first."""
 
     def __str__(self) -> str:
         if self.line:
@@ -30,6 +33,13 @@ class Problem:
         return {"path": self.path, "line": self.line, "column": self.column, "message": self.message}
 
 
+def reading_order(problem: Problem) -> tuple[str, int, str, int, int, str]:
+    """Sort key: by file, line and column, except that a consequence follows its cause's file."""
+    if problem.caused_by:
+        return (problem.caused_by, 1, problem.path, problem.line, problem.column, problem.message)
+    return (problem.path, 0, "", problem.line, problem.column, problem.message)
+
+
 class NopeManifestError(Exception):
     """Raised when `defs/` holds mistakes. Lists every problem, one per line.
 
@@ -38,7 +48,7 @@ class NopeManifestError(Exception):
     """
 
     def __init__(self, problems: Iterable[Problem]):
-        self.problems = sorted(problems)
+        self.problems = sorted(problems, key=reading_order)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         lines = [f"{count} {noun} in the manifests under defs/:"]

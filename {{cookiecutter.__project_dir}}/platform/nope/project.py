@@ -89,7 +89,8 @@ class NopeProject:
         loaded = load_defs(
             Path(defs_path), cls.invocation_target_map(), allow_keys_outside_group=cls.allow_keys_outside_group
         )
-        loaded.problems[:0] = cls.platform_problems(Path(defs_path).absolute().parent)
+        loaded.platform_problems = cls.platform_problems(Path(defs_path).absolute().parent)
+        loaded.problems[:0] = loaded.platform_problems
         return loaded
 
     @classmethod

@@ -43,12 +43,15 @@ STARTER_STATEMENTS = {".sql": "SELECT 1;"}
 """A first statement for languages whose runners refuse a script with nothing but a comment."""
 
 
-def script_text(*, suffix: str, asset_keys: list[str], single: bool) -> str:
+def script_text(*, suffix: str, asset_keys: list[str], single: bool, declare_dependencies: bool = False) -> str:
     """A script that runs and reports its assets; Python ones through Dagster Pipes.
 
     Other languages get one comment line in their own comment syntax (a `#` line is a syntax
     error in SQL) and, where their runner needs one, a harmless first statement: exiting with
     code 0 marks the assets materialized. A target may write its own (`scaffold_script`).
+    `declare_dependencies`: start a Python script with the inline metadata block (PEP 723) its
+    target installs packages from; a target that ignores the block gets none, so no script
+    promises packages that never arrive.
     """
     if suffix.lower() != ".py":
         comment = COMMENT_MARKERS.get(suffix.lower(), "#")
@@ -62,13 +65,11 @@ def script_text(*, suffix: str, asset_keys: list[str], single: bool) -> str:
         reports = [
             f'    pipes.report_asset_materialization(asset_key="{key}", metadata={{"rows": 0}})' for key in asset_keys
         ]
+    # Inline script metadata (PEP 723): the packages the target installs for this script alone.
+    metadata = ["# /// script", '# dependencies = ["dagster-pipes"]', "# ///"] if declare_dependencies else []
     return "\n".join(
         [
-            # Inline script metadata (PEP 723): comments to the `subprocess` target, the
-            # environment to targets that build one per script, such as `uv`.
-            "# /// script",
-            '# dependencies = ["dagster-pipes"]',
-            "# ///",
+            *metadata,
             f'"""Makes {", ".join(asset_keys)}. Runs from the repository root."""',
             "",
             "from dagster_pipes import open_dagster_pipes",

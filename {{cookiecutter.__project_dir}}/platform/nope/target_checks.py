@@ -7,15 +7,20 @@ the practitioner should edit:
 - an explicit `key:` stays in the manifest's own group, so one team cannot claim another
   team's asset (unless the project sets `allow_keys_outside_group`);
 - the `broken_manifests/` prefix is lenient mode's, so a placeholder never collides;
-- Dagster's rules on the assets' output names and number of kinds (`dagster_rules`).
+- Dagster's rules on the assets' output names and number of kinds (`dagster_rules`);
+- a Python script that declares packages (PEP 723) runs on a target that installs them.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 from nope import dagster_rules
 from nope.manifests import NopeAssetManifest
 from nope.models import RESERVED_GROUP, default_asset_key
-from nope.problems import Problem
+from nope.problems import NopeManifestError, Problem
+from nope.script_metadata import declared_dependencies
 from nope.targets import NopeInvocationTarget
 
 KIND_TAG = "kind"
@@ -37,8 +42,13 @@ def _written_key(asset: NopeAssetManifest) -> str:
     return written or default_asset_key(asset.target_manifest.group, asset.name)
 
 
-def check_target(target: NopeInvocationTarget, *, allow_keys_outside_group: bool) -> list[Problem]:
-    """Problems in the final values of one manifest's assets."""
+def check_target(
+    target: NopeInvocationTarget, *, allow_keys_outside_group: bool, installing_targets: Sequence[str]
+) -> list[Problem]:
+    """Problems in the final values of one manifest's assets, and in what its script declares.
+
+    `installing_targets`: the platform's targets that install a script's declared packages.
+    """
     manifest = target.manifest
     problems: list[Problem] = []
 
@@ -72,4 +82,32 @@ def check_target(target: NopeInvocationTarget, *, allow_keys_outside_group: bool
                 "kinds",
                 f"{len(kinds)} kinds ({', '.join(sorted(kinds))}, counting the `kind` tag); Dagster allows at most {dagster_rules.MAX_KINDS}",
             )
-    return problems
+    return problems + _uninstalled_dependencies(target, installing_targets)
+
+
+def _uninstalled_dependencies(target: NopeInvocationTarget, installing_targets: Sequence[str]) -> list[Problem]:
+    """A script that declares packages its target never installs would run without them.
+
+    Reported on the manifest's `target:` line, where the usual fix is made (`target: uv`).
+    """
+    target_cls = type(target)
+    if target_cls.installs_script_dependencies or target.script_path.suffix.lower() != ".py":
+        return []
+    try:
+        declared = declared_dependencies(target.manifest.script_bytes)
+    except NopeManifestError as changed:  # the script changed since it was found: that is the problem
+        return changed.problems
+    if declared is None or declared.names() <= target_cls.provided_dependencies:
+        return []
+    script = os.path.relpath(target.script_path, target.repo_root).replace(os.sep, "/")
+    packages = ", ".join(f"`{requirement}`" for requirement in declared.requirements)
+    if installing_targets:
+        choices = " or ".join(f"`target: {name}`" for name in installing_targets)
+        fix = f"use {choices}, which installs them, or remove the `# /// script` block"
+    else:
+        fix = "remove the `# /// script` block, or ask a platform owner for a target that installs them (such as `uv`)"
+    message = (
+        f"target `{target.manifest.target}` does not install the packages {script}:{declared.line} declares "
+        f"({packages}), so the script would run without them; {fix}"
+    )
+    return [Problem(target.manifest.relative_path, *target.manifest.position("target"), message)]

@@ -47,6 +47,15 @@ class NopeInvocationTarget:
     InvocationTargetManifest: ClassVar[type[NopeInvocationTargetManifest]] = NopeInvocationTargetManifest
     AssetManifest: ClassVar[type[NopeAssetManifest]] = NopeAssetManifest
 
+    installs_script_dependencies: ClassVar[bool] = False
+    """Whether this target installs the packages a Python script declares in its inline metadata
+    (a PEP 723 `# /// script` block), as `uv` does. Only these targets get the block from `nope new`,
+    and `nope check` refuses a script that declares packages its target would never install."""
+
+    provided_dependencies: ClassVar[frozenset[str]] = frozenset()
+    """Packages every script of this target has without installing anything (normalized names,
+    such as `dagster-pipes`): a script may declare them whatever the target."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Catch a mis-declared nested class when the platform module is imported, naming it."""
         super().__init_subclass__(**kwargs)
@@ -113,7 +122,9 @@ class NopeInvocationTarget:
         """
         from nope import scaffold
 
-        return scaffold.script_text(suffix=suffix, asset_keys=asset_keys, single=single)
+        return scaffold.script_text(
+            suffix=suffix, asset_keys=asset_keys, single=single, declare_dependencies=cls.installs_script_dependencies
+        )
 
     @classmethod
     @functools.cache  # per class: signatures do not change, and every manifest asks
@@ -145,6 +156,18 @@ class NopeInvocationTarget:
         return build_assets_definition(self, publications)
 
 
+def script_suffix_rule(target_name: str, target_cls: type[NopeInvocationTarget], refused_suffix: str = "") -> str:
+    """What a target runs and where that is decided, for messages about a script it will not run;
+    given the refused script's extension, also how a platform owner makes the target run it.
+
+    A new target runs `.py` scripts unless its class says otherwise, which is easy to miss when
+    writing, say, a SQL target: the message names the method to override.
+    """
+    runs = ", ".join(f"`{suffix}`" for suffix in target_cls.script_suffixes())
+    rule = f"target `{target_name}` runs only {runs} scripts ({target_cls.__qualname__}.script_suffixes())"
+    return f"{rule}; a platform owner adds `{refused_suffix}` there to run them" if refused_suffix else rule
+
+
 class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     """Runs the script as a subprocess through Dagster Pipes (`target: subprocess`).
 
@@ -167,6 +190,9 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     target_environment: ClassVar[tuple[str, ...]] = ()
     """Variables this kind of target needs on top, such as its tool's cache or credentials."""
 
+    provided_dependencies = frozenset({"dagster-pipes"})
+    """Python scripts run on the platform's interpreter (or in its image), which has `dagster_pipes`."""
+
     env_references: ClassVar[tuple[str, ...]] = ()
     """Variables a manifest's `env:` may copy with `${VAR}` (names or patterns): none by default."""
 
@@ -180,6 +206,7 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
 
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
+        """The extensions `interpreters` knows: extend that map to run another language."""
         return tuple(cls.interpreters)
 
     def command(self) -> list[str]:

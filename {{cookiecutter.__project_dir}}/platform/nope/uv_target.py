@@ -25,6 +25,8 @@ from nope.targets import NopeSubprocessInvocationTarget
 class NopeUvInvocationTarget(NopeSubprocessInvocationTarget):
     """Runs `uv run --script <script>` through the `subprocess_client` resource."""
 
+    installs_script_dependencies = True
+
     target_environment = ("UV_*", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", *NETWORK_ENVIRONMENT)
     """uv's own settings and cache (`UV_CACHE_DIR`, `UV_INDEX_URL`, `UV_OFFLINE`...; under HOME by
     default), and what it needs to reach the package index."""

@@ -127,9 +127,11 @@ def read_yaml(
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        lines = text.splitlines()
         message = " ".join(part for part in (error.context, error.problem) if part)
-        line_text = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
-        raise fail(line, column, f"is not valid YAML: {message}{_hint(message, line_text)}") from None
+        line_text = lines[line - 1] if line <= len(lines) else ""
+        explained = _misaligned_line(error, lines) or f"{message}{_hint(message, line_text)}"
+        raise fail(line, column, f"is not valid YAML: {explained}") from None
     except yaml.reader.ReaderError as error:
         line = text[: error.position].count("\n") + 1
         column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
@@ -265,6 +267,37 @@ _HINTS = {
     "could not find expected ':'": "; every line needs `key: value`, or a value spanning lines must be quoted",
     "found undefined alias": "; an `*alias` needs an `&anchor` above it",
 }
+
+
+# The parser's words for a line indented to no level above it (libyaml's, then PyYAML's own).
+_MISALIGNED = ("did not find expected key", "expected <block end>, but found")
+
+
+def _misaligned_line(error: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
+    """Words for a key or list item indented between two levels, naming the columns it may line
+    up with (the block it broke off, the line above it); None for any other mistake.
+
+    The parser's own words ("while parsing a block mapping did not find expected key") name
+    neither the cause nor the fix; a key too far right is `_HINTS`' "mapping values" case.
+    """
+    mark, block = error.problem_mark, error.context_mark
+    if mark is None or mark.line >= len(lines) or "\t" in lines[mark.line]:
+        return None  # a tab gets its own hint
+    if not any(words in (error.problem or "") for words in _MISALIGNED):
+        return None
+    levels: dict[int, int] = {}  # column -> a line that starts there
+    if block is not None:
+        levels[block.column + 1] = block.line + 1
+    written = [number for number in range(mark.line) if lines[number].strip() and not lines[number].lstrip().startswith("#")]
+    if written:
+        above = lines[written[-1]]
+        levels.setdefault(len(above) - len(above.lstrip(" ")) + 1, written[-1] + 1)
+    levels.pop(mark.column + 1, None)
+    choices = " or ".join(f"column {column} (as on line {line})" for column, line in sorted(levels.items()))
+    return (
+        f"line {mark.line + 1} starts at column {mark.column + 1}, in line with nothing above it; "
+        f"indent it exactly as far as the lines it belongs with{': ' + choices if choices else ''}"
+    )
 
 
 def _hint(message: str, line_text: str) -> str:
