@@ -107,17 +107,28 @@ def cli_run(contender: str, tree: Path, keys: list[str]) -> float:
     return elapsed
 
 
+def dagster_dev(tree: Path, target: list[str], env: dict[str, str], home: Path) -> DagsterDev:
+    """This environment's `dagster dev <target>` serving `tree` on a free port, in a process group of its own."""
+    port = free_port()
+    log = home / "dagster-dev.log"
+    command = [DAGSTER, "dev", *target, "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command, cwd=tree, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    return DagsterDev(tree, port, process, log)
+
+
 def graphql_runs(contender: str, tree: Path, selections: dict[str, list[str]], rounds: int) -> dict[str, list[float]]:
     """Launch→success seconds of each selection, `rounds` times, on one running `dagster dev`."""
     home = Path(tempfile.mkdtemp(prefix="run-start-dev-"))
-    if contender == "nope":
-        server = DagsterDev.direct(tree, home / "instance", home / "dagster-dev.log")
+    if contender == "nope":  # the tree's workspace.yaml, on an instance with the repository's settings
+        instance = home / "instance"
+        instance.mkdir()
+        shutil.copyfile(tree / "dagster.yaml", instance / "dagster.yaml")
+        server = dagster_dev(tree, [], environment(instance, PYTHONPATH=str(tree / "platform")), home)
     else:  # the floor's file, on Dagster's default instance and run launcher
         selected = ",".join(sorted({key for keys in selections.values() for key in keys}))
-        port = free_port()
-        command = [DAGSTER, "dev", "-f", "floor_definitions.py", "--host", "127.0.0.1", "--port", str(port)]
         env = environment(home, PYTHONPATH=str(tree), BENCH_SELECTED=selected)
-        server = DagsterDev(tree, port, command, env, home / "dagster-dev.log")
+        server = dagster_dev(tree, ["-f", "floor_definitions.py"], env, home)
     found: dict[str, list[float]] = {name: [] for name in selections}
     try:
         location = server.wait_until_ready()

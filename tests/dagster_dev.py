@@ -1,8 +1,14 @@
-"""Run a baked repository's `dagster dev` for real and talk to its webserver's GraphQL API.
+"""Serve a baked repository as its users do, and talk to its webserver's GraphQL API.
 
-The server runs in its own process group (webserver, daemon, code server and run workers are
-all in it), so stopping it stops every process it started, and the tests can check that none
-is left.
+Every server starts from a user's shell (tests/user_shell.py): `make dev PORT=<port>` exactly
+as the README says, which installs the repository's own `.venv` from its locks; or, after
+`make install`, the repository's own `.venv/bin/dg` or `.venv/bin/dagster`, as the README
+says they may be run without activating `.venv`. Nothing of the template's test environment
+reaches it: a harness that once put its own virtualenv on PATH hid a UI launch that failed
+for every user without an activated virtualenv.
+
+The server runs in its own process group, so stopping it stops what it started, and the
+tests can check that none is left.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-READY_DEADLINE_SECONDS = 240
+from user_shell import run_as_user, start_as_user, stop_group
+
+# Readiness deadlines, never timed assertions: `make dev` may install first, from a cold cache.
+READY_DEADLINE_SECONDS = 600
 RUN_DEADLINE_SECONDS = 300
 ENV_BIN = Path(sys.executable).parent
+"""The template's own test tools (hadolint, uv for re-locking): never a baked repository's environment."""
 
 
 def free_port() -> int:
@@ -31,22 +41,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def baked_env(repo: Path, **extra: str) -> dict[str, str]:
-    """The environment `make dev` sees once the repo is installed.
-
-    The template's test environment already holds the pinned Dagster set; instead of a
-    `pip install -e .` into it per baked repo, the repo's packages are put on PYTHONPATH.
-    """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DAGSTER_")}
-    env["PYTHONPATH"] = str(repo / "platform")
-    env["PATH"] = f"{ENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra)
-    return env
+def install(repo: Path, home: Path) -> None:
+    """`make install` from the user's shell: the repository's own `.venv`, from its locks."""
+    run_as_user("make install", repo, home)
 
 
-def make_command(target: str, *variables: str) -> list[str]:
-    """`make <target>` in a baked repository, with the template's test environment as its venv."""
-    return ["make", "--no-print-directory", target, f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}", *variables]
+def as_generated(repo: Path) -> Path:
+    """`repo` as it was baked, its installs (`.venv/`, `.tools/`) kept: each test of a module that
+    shares one bake (and one install) starts from it. Uses the git repository the bake made."""
+    for command in (["git", "checkout", "--quiet", "--", "."], ["git", "clean", "-fdxq", "-e", "/.venv/", "-e", "/.tools/"]):
+        subprocess.run(command, cwd=repo, check=True, capture_output=True)
+    return repo
 
 
 def processes_using(home: Path) -> list[str]:
@@ -66,57 +71,57 @@ def processes_using(home: Path) -> list[str]:
     return found
 
 
-def mark_installed(repo: Path) -> None:
-    """Make `make install` a no-op: the pinned set is in the test environment already.
-
-    The Makefile installs when `pyproject.toml` or `uv.lock` is newer than `$(VENV)/bin/dagster`.
-    """
-    for name in ("pyproject.toml", "uv.lock"):
-        os.utime(repo / name, (0, 0))
-
-
 class DagsterDev:
-    """A running `dagster dev` (started by `command`, from the repo's folder) and its GraphQL API."""
+    """A running server (`process`, in a process group of its own, serving `repo`) and its GraphQL API."""
 
-    def __init__(self, repo: Path, port: int, command: list[str], env: dict[str, str], log: Path):
+    def __init__(self, repo: Path, port: int, process: subprocess.Popen[bytes], log: Path):
         self.repo = repo
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log
-        self._log = open(log, "ab")  # noqa: SIM115 - kept open for the server's lifetime
-        self.process = subprocess.Popen(
-            command, cwd=repo, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.pgid = self.process.pid
+        self.process = process
+        self.pgid = process.pid
 
     @classmethod
-    def via_make(cls, repo: Path, log: Path, target: str = "dev", **env: str) -> DagsterDev:
-        """`make dev` (or `make demo`), as the README says, on a free loopback port."""
-        port = free_port()
-        mark_installed(repo)
-        return cls(repo, port, make_command(target, f"PORT={port}"), baked_env(repo, **env), log)
+    def in_user_shell(
+        cls, repo: Path, port: int, command: str, home: Path, log: Path, extra: Mapping[str, str] | None = None
+    ) -> DagsterDev:
+        """`command` typed in a user's shell (HOME `home`) in the repository's folder."""
+        return cls(repo, port, start_as_user(command, repo, home, log, extra=extra), log)
 
     @classmethod
-    def via_dg(cls, repo: Path, home: Path, log: Path) -> DagsterDev:
-        """Dagster's own `dg dev`, run from the repository's root as dg's documentation says."""
+    def via_make(cls, repo: Path, home: Path, log: Path, target: str = "dev", **env: str) -> DagsterDev:
+        """`make dev PORT=<port>` (or `make demo`), as the README says, on a free loopback port.
+
+        `env`: only what the README tells the user to set (the PostgreSQL bake's DAGSTER_PG_*).
+        """
         port = free_port()
-        home.mkdir(parents=True, exist_ok=True)
-        command = [str(ENV_BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)]
-        return cls(repo, port, command, baked_env(repo, DAGSTER_HOME=str(home)), log)
+        return cls.in_user_shell(repo, port, f"make {target} PORT={port}", home, log, env)
 
     @classmethod
-    def direct(cls, repo: Path, home: Path, log: Path, **env: str) -> DagsterDev:
-        """`dagster dev` alone, on an instance of the test's choosing: for restarts."""
+    def via_dg(cls, repo: Path, home: Path, dagster_home: Path, log: Path) -> DagsterDev:
+        """Dagster's own `dg dev`, as `.venv/bin/dg` from the repository's root (the README's way
+        without activating `.venv`), on the instance in `dagster_home`."""
+        install(repo, home)
         port = free_port()
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(repo / "dagster.yaml", home / "dagster.yaml")  # as the Makefile does
-        command = [str(ENV_BIN / "dagster"), "dev", "--host", "127.0.0.1", "--port", str(port)]
-        return cls(repo, port, command, baked_env(repo, DAGSTER_HOME=str(home), **env), log)
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        command = f".venv/bin/dg dev --host 127.0.0.1 --port {port}"
+        return cls.in_user_shell(repo, port, command, home, log, {"DAGSTER_HOME": str(dagster_home)})
+
+    @classmethod
+    def direct(cls, repo: Path, home: Path, dagster_home: Path, log: Path) -> DagsterDev:
+        """The README's `dagster dev -f definitions.py` (as `.venv/bin/dagster`) on an instance of
+        the test's choosing, with the repository's settings: for restarts."""
+        install(repo, home)
+        port = free_port()
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(repo / "dagster.yaml", dagster_home / "dagster.yaml")  # as the Makefile does
+        command = f".venv/bin/dagster dev -f definitions.py --host 127.0.0.1 --port {port}"
+        return cls.in_user_shell(repo, port, command, home, log, {"DAGSTER_HOME": str(dagster_home)})
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def log_tail(self, chars: int = 6000) -> str:
-        self._log.flush()
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def wait_until_ready(self) -> str:
@@ -141,16 +146,8 @@ class DagsterDev:
 
     def stop(self, sig: int = signal.SIGINT) -> None:
         """Stop every process of the group: `sig` first (SIGINT is Ctrl-C), SIGKILL if it hangs."""
-        try:
-            os.killpg(self.pgid, sig)
-            self.process.wait(timeout=60)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.pgid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        stop_group(self.process, sig)
         wait_for_group_to_end(self.pgid)
-        self._log.close()
 
     def kill(self) -> None:
         """Kill the whole group at once, as a crash or an OOM kill would."""

@@ -53,10 +53,10 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
-    """`make demo` on the default bake: the examples are materialized before serving."""
+def served(tmp_path_factory: pytest.TempPathFactory, user_home: Path) -> Iterator[DagsterDev]:
+    """`make demo` on the default bake, from a user's shell: the examples are materialized before serving."""
     workdir = tmp_path_factory.mktemp("browser")
-    server = DagsterDev.via_make(bake(workdir / "bake"), workdir / "dagster-dev.log", target="demo")
+    server = DagsterDev.via_make(bake(workdir / "bake"), user_home, workdir / "dagster-dev.log", target="demo")
     try:
         server.wait_until_ready()
         yield server

@@ -19,19 +19,21 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import docker_host
 import pytest
 from conftest import bake
 from dagster_dev import (
-    ENV_BIN,
     LAUNCH_MUTATION,
     MATERIALIZATIONS_QUERY,
     RUN_QUERY,
     WORKSPACE_QUERY,
     free_port,
+    install,
     launch_variables,
     wait_until,
 )
+from user_shell import run_as_user
 
 pytestmark = pytest.mark.docker
 
@@ -218,6 +220,11 @@ def test_a_run_launched_through_graphql_runs_in_its_own_container_and_lands_in_p
     services = deployment("ps", "-q").split()
     assert not any(container["Id"].startswith(service) or service.startswith(container["Id"]) for service in services)
     assert container["State"]["ExitCode"] == 0
+    # DockerRunLauncher starts the run with a bare `dagster` (the entry point the code server reports),
+    # which the image's PATH finds in the virtualenv `uv sync` filled: no one activates it.
+    assert container["Config"]["Cmd"][:3] == ["dagster", "api", "execute_run"]
+    [path] = [variable.removeprefix("PATH=") for variable in container["Config"]["Env"] if variable.startswith("PATH=")]
+    assert path.split(":")[0] == "/opt/dagster/venv/bin"
 
     # Its materializations, in PostgreSQL, with the data passed between steps through the shared volume.
     rows = deployment.psql(
@@ -230,38 +237,19 @@ def test_a_run_launched_through_graphql_runs_in_its_own_container_and_lands_in_p
     assert {entry["label"]: entry.get("text") for entry in event["metadataEntries"]}["path"] == "/opt/dagster/data/sales/daily_revenue.csv"
 
 
-def test_a_docker_target_script_runs_in_a_container_of_the_image(repo: Path, tmp_path: Path):
-    """Launched from this machine's Dagster, as `make dev` would: PipesDockerClient, for real."""
+def test_a_docker_target_script_runs_in_a_container_of_the_image(repo: Path, user_home: Path, tmp_path: Path):
+    """Launched from this machine's Dagster, as `make dev` would: the repository's own
+    `.venv/bin/dg launch` from a user's shell, PipesDockerClient, for real. NOPE_DOCKER_IMAGE is
+    the platform's setting naming the image (platform/<package>/settings.py)."""
+    install(repo, user_home)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("DAGSTER_")},
-        "DAGSTER_HOME": str(home),
-        "PYTHONPATH": str(repo / "platform"),
-        "NOPE_DOCKER_IMAGE": IMAGE,
-    }
-    result = subprocess.run(
-        [str(ENV_BIN / "dagster"), "asset", "materialize", "--select", "containers/where", "-f", "definitions.py"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    check = subprocess.run(
-        [
-            str(ENV_BIN / "python"),
-            "-c",
-            "import json, dagster as dg; i = dg.DagsterInstance.get(); "
-            "e = i.get_latest_materialization_event(dg.AssetKey(['containers', 'where'])); "
-            "print(json.dumps({k: v.value for k, v in e.asset_materialization.metadata.items()}))",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert check.returncode == 0, check.stderr[-2000:]
-    reported = json.loads(check.stdout)
+    extra = {"DAGSTER_HOME": str(home), "NOPE_DOCKER_IMAGE": IMAGE}
+    run_as_user(".venv/bin/dg launch --assets containers/where", repo, user_home, extra=extra)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["containers", "where"]))
+    assert event is not None and event.asset_materialization is not None
+    reported = {name: value.value for name, value in event.asset_materialization.metadata.items()}
     assert reported["in_container"] == "True"
     assert reported["uid"] == "10001"  # the image's unprivileged user
     assert reported["hostname"] != os.uname().nodename

@@ -3,6 +3,8 @@ first runs at once on a new instance.
 
 A `faults` group is added to a baked repo: its script holds its run open until the test lets
 it go, so "at the same time" and "mid-run" are facts the test waits for, not timings.
+Every server is the repository's own, started from a user's shell (tests/dagster_dev.py); the
+module's tests share one bake and its install, each starting from it as generated.
 Run alone with `pytest -m faults`.
 """
 
@@ -10,13 +12,12 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import bake
-from dagster_dev import ENV_BIN, DagsterDev, baked_env, group_alive, mark_installed, wait_until
+from dagster_dev import DagsterDev, as_generated, group_alive, install, wait_until
+from user_shell import run_as_user, start_as_user
 
 pytestmark = pytest.mark.faults
 
@@ -51,8 +52,15 @@ deps: [group_a/asset_one]
 """
 
 
-def bake_with_gate(tmp_path: Path) -> Path:
-    repo = bake(tmp_path / "bake")
+@pytest.fixture(scope="module")
+def shared_bake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("faults"))
+
+
+@pytest.fixture
+def repo(shared_bake: Path) -> Path:
+    """The bake as generated, with a `faults/gate` asset added."""
+    repo = as_generated(shared_bake)
     (repo / "defs/faults").mkdir()
     (repo / "defs/faults/gate.py").write_text(GATE_SCRIPT)
     (repo / "defs/faults/gate.yaml").write_text(GATE_MANIFEST)
@@ -63,13 +71,14 @@ def started(repo: Path) -> int:
     return len(list((repo / ".faults").glob("started-*")))
 
 
-def test_two_overlapping_runs_at_once_both_finish_and_every_materialization_is_recorded(tmp_path: Path):
-    repo = bake_with_gate(tmp_path)
+def test_two_overlapping_runs_at_once_both_finish_and_every_materialization_is_recorded(
+    repo: Path, user_home: Path, tmp_path: Path
+):
     home = tmp_path / "home"
     # The gate opens once both runs' scripts are running: the two runs overlap for certain.
     (repo / ".faults").mkdir()
     (repo / ".faults/runs").write_text("2")
-    server = DagsterDev.direct(repo, home, tmp_path / "dagster-dev.log")
+    server = DagsterDev.direct(repo, user_home, home, tmp_path / "dagster-dev.log")
     try:
         location = server.wait_until_ready()
         first = server.launch(location, ["group_a/asset_one", "group_a/asset_two", "faults/gate"])
@@ -94,10 +103,10 @@ def test_two_overlapping_runs_at_once_both_finish_and_every_materialization_is_r
     assert not group_alive(server.pgid)
 
 
-def interrupt_a_run(repo: Path, home: Path, log: Path, stop_signal: int) -> str:
+def interrupt_a_run(repo: Path, user_home: Path, home: Path, log: Path, stop_signal: int) -> str:
     """Start the server, launch a run, stop the server with `stop_signal` while the run is in
     its second step (its first has materialized); returns the run's id."""
-    server = DagsterDev.direct(repo, home, log)
+    server = DagsterDev.direct(repo, user_home, home, log)
     try:
         location = server.wait_until_ready()
         run_id = server.launch(location, ["group_a/asset_one", "faults/gate"])
@@ -120,12 +129,13 @@ def assert_instance_intact_and_rerun_succeeds(server: DagsterDev, location: str,
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_a_run_interrupted_by_stopping_the_server_is_marked_failed_and_reruns(tmp_path: Path, stop_signal: int):
-    repo = bake_with_gate(tmp_path)
+def test_a_run_interrupted_by_stopping_the_server_is_marked_failed_and_reruns(
+    repo: Path, user_home: Path, tmp_path: Path, stop_signal: int
+):
     home = tmp_path / "home"
-    run_id = interrupt_a_run(repo, home, tmp_path / "first.log", stop_signal)
+    run_id = interrupt_a_run(repo, user_home, home, tmp_path / "first.log", stop_signal)
 
-    restarted = DagsterDev.direct(repo, home, tmp_path / "second.log")
+    restarted = DagsterDev.direct(repo, user_home, home, tmp_path / "second.log")
     try:
         location = restarted.wait_until_ready()
         # Already final on restart: the run worker recorded its own interruption.
@@ -136,15 +146,16 @@ def test_a_run_interrupted_by_stopping_the_server_is_marked_failed_and_reruns(tm
     assert not group_alive(restarted.pgid)
 
 
-def test_a_run_whose_server_was_killed_hard_is_marked_failed_by_run_monitoring_and_reruns(tmp_path: Path):
+def test_a_run_whose_server_was_killed_hard_is_marked_failed_by_run_monitoring_and_reruns(
+    repo: Path, user_home: Path, tmp_path: Path
+):
     """kill -9 leaves no process to record anything: after the restart, the daemon's run
     monitoring asks the repo's run launcher (platform/nope/run_launcher.py), finds the run's
     process gone, and marks the run failed, with no one terminating it by hand."""
-    repo = bake_with_gate(tmp_path)
     home = tmp_path / "home"
-    run_id = interrupt_a_run(repo, home, tmp_path / "first.log", signal.SIGKILL)
+    run_id = interrupt_a_run(repo, user_home, home, tmp_path / "first.log", signal.SIGKILL)
 
-    restarted = DagsterDev.direct(repo, home, tmp_path / "second.log")
+    restarted = DagsterDev.direct(repo, user_home, home, tmp_path / "second.log")
     try:
         location = restarted.wait_until_ready()
         assert restarted.wait_for_run(run_id) == "FAILURE", restarted.log_tail()
@@ -158,33 +169,27 @@ def test_a_run_whose_server_was_killed_hard_is_marked_failed_by_run_monitoring_a
 CONCURRENT_FIRST_RUNS = 12
 
 
-def test_many_runs_at_once_on_a_new_sqlite_instance_all_succeed_and_leave_it_intact(tmp_path: Path):
+def test_many_runs_at_once_on_a_new_sqlite_instance_all_succeed_and_leave_it_intact(
+    repo: Path, user_home: Path, tmp_path: Path
+):
     """`make instance` (which `make materialize` and `make dev` run first) creates the storage
-    once, so runs started together on a fresh home do not race to create it."""
-    repo = bake(tmp_path / "bake")
-    mark_installed(repo)
-    env = baked_env(repo)
-    made = subprocess.run(["make", "instance", f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}"], cwd=repo, env=env, capture_output=True, text=True)
-    assert made.returncode == 0, made.stdout + made.stderr
+    once, so runs started together on a fresh home do not race to create it. The runs are the
+    README's `dg launch`, as `.venv/bin/dg`, on the instance of `make dev`."""
+    install(repo, user_home)
+    run_as_user("make instance", repo, user_home)
     home = repo / ".dagster_home"
-    env["DAGSTER_HOME"] = str(home)
-    command = [str(ENV_BIN / "dagster"), "asset", "materialize", "--select", "group_a/asset_one", "-f", "definitions.py"]
-    runs = [
-        subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        for _ in range(CONCURRENT_FIRST_RUNS)
-    ]
-    failures = [run.communicate(timeout=600)[1][-2000:] for run in runs if run.wait(timeout=600) != 0]
+    logs = [tmp_path / f"run-{number}.log" for number in range(CONCURRENT_FIRST_RUNS)]
+    command = ".venv/bin/dg launch --assets group_a/asset_one"
+    runs = [start_as_user(command, repo, user_home, log, extra={"DAGSTER_HOME": str(home)}) for log in logs]
+    failures = [log.read_text()[-2000:] for run, log in zip(runs, logs, strict=True) if run.wait(timeout=900) != 0]
     assert failures == []
     for database in ("history/runs.db", "history/runs/index.db", "schedules/schedules.db"):
         with sqlite3.connect(home / database) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",), database
-    count = subprocess.run(
-        [sys.executable, "-c", "import dagster as dg; print(dg.DagsterInstance.get().get_runs_count())"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert count.stdout.strip() == str(CONCURRENT_FIRST_RUNS), count.stderr[-2000:]
+    with sqlite3.connect(home / "history/runs.db") as connection:
+        assert connection.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall() == [
+            ("SUCCESS", CONCURRENT_FIRST_RUNS)
+        ]
 
 
 def process_alive(pid: int) -> bool:
@@ -195,10 +200,11 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-def test_cancelling_a_run_from_the_ui_stops_its_script_and_ends_the_run_canceled(tmp_path: Path):
+def test_cancelling_a_run_from_the_ui_stops_its_script_and_ends_the_run_canceled(
+    repo: Path, user_home: Path, tmp_path: Path
+):
     """The run's own process (`dagster api execute_run`, from the repo's run launcher) gets the cancel."""
-    repo = bake_with_gate(tmp_path)
-    server = DagsterDev.direct(repo, tmp_path / "home", tmp_path / "dagster-dev.log")
+    server = DagsterDev.direct(repo, user_home, tmp_path / "home", tmp_path / "dagster-dev.log")
     try:
         location = server.wait_until_ready()
         run_id = server.launch(location, ["faults/gate"])

@@ -5,7 +5,6 @@ Runs a real, throwaway PostgreSQL 15 cluster. Run alone with `pytest -m postgres
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -13,8 +12,8 @@ import dagster as dg
 import pytest
 import yaml
 from conftest import TEMPLATE, bake, bake_refused
-from dagster_dev import ENV_BIN, baked_env, mark_installed
 from postgres_cluster import PostgresCluster
+from user_shell import run_as_user
 
 pytestmark = pytest.mark.postgres
 
@@ -66,18 +65,11 @@ def test_postgres_answer_ships_settings_read_from_the_environment(tmp_path: Path
 
 
 def test_materializing_the_examples_writes_runs_events_and_materializations_to_postgres(
-    tmp_path: Path, cluster: PostgresCluster
+    tmp_path: Path, user_home: Path, cluster: PostgresCluster
 ):
+    """`make materialize` from a user's shell, with the DAGSTER_PG_* variables the README tells them to set."""
     repo = bake(tmp_path, dagster_storage="postgres")
-    mark_installed(repo)
-    result = subprocess.run(
-        ["make", "materialize", f"VENV={ENV_BIN.parent}", f"UV={ENV_BIN / 'uv'}"],
-        cwd=repo,
-        env=baked_env(repo, **cluster.env()),
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_as_user("make materialize", repo, user_home, extra=cluster.env())
 
     # Nothing went to an embedded SQLite file: the home holds only the copied settings.
     home = repo / ".dagster_home"

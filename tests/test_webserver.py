@@ -1,18 +1,21 @@
-"""The baked repo as its users meet it: `make dev`, then the webserver's GraphQL API; `make stop`.
+"""The baked repo as its users meet it: `make dev` typed in a user's shell (no virtualenv on
+PATH, an empty HOME), then the webserver's GraphQL API; `make stop`.
 
-Run alone with `pytest -m webserver`.
+The module's tests share one bake: the first `make dev` installs its `.venv` from the locks,
+and each test starts from the bake as generated (`as_generated`). Run alone with
+`pytest -m webserver`.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import bake
-from dagster_dev import DagsterDev, baked_env, group_alive, make_command, processes_using, wait_until
+from dagster_dev import DagsterDev, as_generated, group_alive, processes_using, wait_until
+from user_shell import run_as_user
 
 pytestmark = pytest.mark.webserver
 
@@ -39,9 +42,24 @@ def key_of(node: dict) -> str:
     return "/".join(node["assetKey"]["path"])
 
 
-def test_make_dev_serves_without_running_anything_and_a_launched_run_materializes(tmp_path: Path):
-    repo = bake(tmp_path / "bake")
-    server = DagsterDev.via_make(repo, tmp_path / "dagster-dev.log")
+@pytest.fixture(scope="module")
+def shared_bake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("webserver"))
+
+
+@pytest.fixture
+def repo(shared_bake: Path) -> Path:
+    return as_generated(shared_bake)
+
+
+def test_make_dev_serves_without_running_anything_and_a_launched_run_materializes(
+    repo: Path, user_home: Path, tmp_path: Path
+):
+    """The first hour's UI launch: `make dev` from a shell with no virtualenv, then Materialize.
+
+    The run's process is started by the repository's run launcher, which must find Dagster
+    without the virtualenv on PATH (platform/nope/run_launcher.py)."""
+    server = DagsterDev.via_make(repo, user_home, tmp_path / "dagster-dev.log")
     try:
         location = server.wait_until_ready()
 
@@ -84,29 +102,28 @@ def test_make_dev_serves_without_running_anything_and_a_launched_run_materialize
     assert not group_alive(server.pgid), "a process of dagster dev outlived it"
 
 
-def test_make_stop_stops_a_make_dev_started_in_the_background_with_nothing_left(tmp_path: Path):
-    repo = bake(tmp_path / "bake")
-    server = DagsterDev.via_make(repo, tmp_path / "dagster-dev.log")
+def test_make_stop_stops_a_make_dev_started_in_the_background_with_nothing_left(
+    repo: Path, user_home: Path, tmp_path: Path
+):
+    server = DagsterDev.via_make(repo, user_home, tmp_path / "dagster-dev.log")
     home = repo / ".dagster_home"
     try:
         server.wait_until_ready()
         assert processes_using(home), "make dev runs with the repository's DAGSTER_HOME"
-        stopped = subprocess.run(make_command("stop"), cwd=repo, env=baked_env(repo), capture_output=True, text=True)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        stopped = run_as_user("make stop", repo, user_home)
         assert "dagster dev stopped" in stopped.stdout
         server.process.wait(timeout=120)  # `make dev` returns once its server is gone
         assert processes_using(home) == []
         assert not (home / "dev.pid").exists()
-        again = subprocess.run(make_command("stop"), cwd=repo, env=baked_env(repo), capture_output=True, text=True)
-        assert (again.returncode, again.stdout.strip()) == (0, "dagster dev is not running here.")
+        again = run_as_user("make stop", repo, user_home)
+        assert again.stdout.strip().splitlines()[-1] == "dagster dev is not running here."
     finally:
         server.stop()
 
 
-def test_sigterm_to_the_server_of_make_dev_stops_every_process_it_started(tmp_path: Path):
+def test_sigterm_to_the_server_of_make_dev_stops_every_process_it_started(repo: Path, user_home: Path, tmp_path: Path):
     """What a script's `kill`, a CI timeout or a service manager sends: SIGTERM to the server only."""
-    repo = bake(tmp_path / "bake")
-    server = DagsterDev.via_make(repo, tmp_path / "dagster-dev.log")
+    server = DagsterDev.via_make(repo, user_home, tmp_path / "dagster-dev.log")
     home = repo / ".dagster_home"
     try:
         server.wait_until_ready()
@@ -117,16 +134,15 @@ def test_sigterm_to_the_server_of_make_dev_stops_every_process_it_started(tmp_pa
         server.stop()
 
 
-def test_make_demo_materializes_an_empty_instance_once_then_serves(tmp_path: Path):
-    repo = bake(tmp_path / "bake")
-    first = DagsterDev.via_make(repo, tmp_path / "demo.log", target="demo")
+def test_make_demo_materializes_an_empty_instance_once_then_serves(repo: Path, user_home: Path, tmp_path: Path):
+    first = DagsterDev.via_make(repo, user_home, tmp_path / "demo.log", target="demo")
     try:
         first.wait_until_ready()
         assert all(first.materializations(key) for key in EXAMPLE_GRAPH)
         runs_after_first = {event["runId"] for event in first.materializations("group_a/asset_one")}
     finally:
         first.stop()
-    second = DagsterDev.via_make(repo, tmp_path / "demo-again.log", target="demo")
+    second = DagsterDev.via_make(repo, user_home, tmp_path / "demo-again.log", target="demo")
     try:
         second.wait_until_ready()
         assert {event["runId"] for event in second.materializations("group_a/asset_one")} == runs_after_first

@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from nope import modal_target
 
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
 
 from conftest import environment_script, materialize, pipes_script, step_failure_text
-from modal_stand_in import git_repository
+from modal_stand_in import ModalStandIn, git_repository
 
 SCRIPT = environment_script("MODAL_ENVIRONMENT")
 
@@ -79,13 +82,32 @@ def test_without_the_modal_command_the_step_fails_saying_it_is_not_installed(
     modal_defs, instance, tmp_path, monkeypatch
 ):
     git_repository(modal_defs.parent, branch="main")
-    only_git = tmp_path / "only_git"
-    only_git.mkdir()
-    (only_git / "git").symlink_to(shutil.which("git"))
-    monkeypatch.setenv("PATH", str(only_git))
+    monkeypatch.setenv("PATH", str(only_git(tmp_path)))
+    monkeypatch.setattr(modal_target, "PLATFORM_COMMANDS", tmp_path)  # nor installed with the platform
     result = materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance)
     assert not result.success
     assert "`defs/models/churn.yaml` needs `modal`, which is not installed" in step_failure_text(result)
+
+
+def test_the_modal_installed_with_the_platform_runs_without_it_on_path(modal_defs, instance, tmp_path, monkeypatch):
+    """`make dev` runs Dagster from `.venv` without activating it: `modal`, added to the platform's
+    dependencies, is in `.venv/bin/`, not on PATH."""
+    git_repository(modal_defs.parent, branch="main")
+    installed = ModalStandIn(tmp_path / "venv_bin")
+    monkeypatch.setenv("PATH", str(only_git(tmp_path)))
+    monkeypatch.setattr(modal_target, "PLATFORM_COMMANDS", installed.folder)
+    assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance).success
+    assert ["run", "-e", "main", str(modal_defs / "models/churn.py")] in installed.calls()
+
+
+def only_git(tmp_path: Path) -> Path:
+    """A PATH folder holding `git` alone."""
+    git = shutil.which("git")
+    assert git is not None, "these tests need git"
+    folder = tmp_path / "only_git"
+    folder.mkdir()
+    (folder / "git").symlink_to(git)
+    return folder
 
 
 def test_nope_deploy_creates_the_branch_environment_before_any_run(modal_defs, modal_stand_in):

@@ -8,14 +8,17 @@ never overwrite each other's apps, logs or secrets.
 
 Needs the `modal` command where Dagster runs, logged in (`modal token new`, or the
 `MODAL_TOKEN_ID` / `MODAL_TOKEN_SECRET` environment variables). The platform does not
-install it: add `modal` to the platform's dependencies when you adopt this target.
+install it: add `modal` to the platform's dependencies when you adopt this target (it is
+then found in the platform's virtualenv, activated or not), or install it on PATH.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
 # Modal environment names allow letters, digits, `-`, `_` and `.`, up to 64 characters.
 _NOT_ALLOWED_IN_ENVIRONMENT = re.compile(r"[^A-Za-z0-9._-]")
 _ENVIRONMENT_MAX_LENGTH = 64
+
+PLATFORM_COMMANDS = Path(sysconfig.get_path("scripts"))
+"""Where the platform's Python packages put their commands: the virtualenv's `bin/`, which is
+not on PATH when `make dev` runs Dagster from `.venv` without activating it."""
 
 
 class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
@@ -46,13 +53,13 @@ class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
     def command(self, environment: str | None = None) -> list[str]:
         """`modal run -e <environment> <script> <args>`; by default the environment of this branch."""
         environment = environment or modal_environment_name(current_branch(self.repo_root))
-        return ["modal", "run", "-e", environment, self.python_script_path, *self.manifest.args]
+        return [modal_command(), "run", "-e", environment, self.python_script_path, *self.manifest.args]
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
         import dagster as dg
 
         self.require_executable("git")
-        self.require_executable("modal")
+        self.require_executable(modal_command())
         branch = current_branch(self.repo_root)  # once per run: the branch could change between two reads
         environment = modal_environment_name(branch)
         try:
@@ -78,7 +85,7 @@ def ensure_environment(environment: str, repo_root: Path) -> str | None:
     """Create the Modal environment if it is missing; says so, or returns None when it existed."""
     if environment in modal_environments(repo_root):
         return None
-    _output(["modal", "environment", "create", environment], repo_root)
+    _output([modal_command(), "environment", "create", environment], repo_root)
     return f"Created Modal environment `{environment}`"
 
 
@@ -108,8 +115,17 @@ def modal_environment_name(branch: str) -> str:
 
 def modal_environments(repo_root: Path) -> set[str]:
     """Names of the Modal environments that exist, from `modal environment list --json`."""
-    listed = json.loads(_output(["modal", "environment", "list", "--json"], repo_root))
+    listed = json.loads(_output([modal_command(), "environment", "list", "--json"], repo_root))
     return {environment["name"] for environment in listed}
+
+
+def modal_command() -> str:
+    """`modal` as PATH finds it, else the one installed with the platform's packages.
+
+    PATH first: a machine's own `modal`, or the tests' stand-in, wins over the platform's copy.
+    """
+    installed = PLATFORM_COMMANDS / "modal"
+    return "modal" if shutil.which("modal") or not installed.is_file() else str(installed)
 
 
 def _output(command: list[str], cwd: Path) -> str:

@@ -13,6 +13,12 @@ launchers do, as `dagster api execute_run <args>` (here a local process), which 
   killed outright (`kill -9` of `dagster dev`, the out-of-memory killer, a machine restart)
   is marked failed instead of staying "started" forever.
 
+The run's process is the code location's own interpreter, `<python> -m dagster`, the one
+that serves the definitions (recorded in the run's origin). Dagster's own command line for it
+starts with a bare `dagster`, found only where the virtualenv's `bin/` is on PATH: after
+`make dev` from a shell without an activated virtualenv, every run launched from the UI
+failed with `FileNotFoundError: 'dagster'`.
+
 Cancelling a run from the UI sends its process SIGTERM, which Dagster's run worker handles
 as an interruption: its steps stop and the run ends canceled.
 """
@@ -53,7 +59,7 @@ class NopeRunLauncher(dg.DefaultRunLauncher):
         )
         pointer = run.job_code_origin.repository_origin.code_pointer
         process = subprocess.Popen(
-            arguments.get_command_args(),
+            run_worker_command(arguments),
             cwd=getattr(pointer, "working_directory", None) or os.getcwd(),
             stdin=subprocess.DEVNULL,
         )
@@ -87,6 +93,18 @@ class NopeRunLauncher(dg.DefaultRunLauncher):
             WorkerStatus.FAILED,
             f"the run's process (pid {pid}) is gone: it was killed, or its machine restarted",
         )
+
+
+def run_worker_command(arguments: ExecuteRunArgs) -> list[str]:
+    """`<the code location's python> -m dagster api execute_run <arguments>`.
+
+    `arguments.get_command_args()` would start with the code server's entry point, a bare
+    `dagster` unless that server was started with `--use-python-environment-entry-point`
+    (which `dagster dev` does not do): it needs the virtualenv on PATH. The interpreter that
+    loaded the definitions has this repository's Dagster, wherever it is installed.
+    """
+    interpreter = arguments.job_origin.executable_path
+    return [interpreter, "-m", "dagster", "api", "execute_run", dg.serialize_value(arguments)]
 
 
 def recorded_run_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
