@@ -59,11 +59,11 @@ def test_no_template_syntax_survives_baking(default_repo: Path):
         ),
     ],
 )
-def test_unusual_but_valid_answers_bake_a_working_repo(tmp_path: Path, answers: dict):
+def test_unusual_but_valid_answers_bake_a_working_repo(tmp_path: Path, user_home: Path, answers: dict):
     repo = bake(tmp_path, **answers)
     assert unrendered_files(repo) == []
-    result = run_baked_tests(repo)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    result = run_baked_tests(repo, user_home)
+    assert result.returncode == 0, result.stdout[-6000:]
 
 
 def test_owners_answer_is_embedded_as_data(tmp_path: Path):
@@ -160,9 +160,10 @@ def test_the_cli_materializes_the_examples_on_the_embedded_sqlite_instance(defau
     assert check.stdout.strip() == "value_two", check.stderr[-2000:]
 
 
-def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Path):
+def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Path, user_home: Path):
     repo = bake(tmp_path, repository_url="https://github.com/acme/data-platform/", repository_branch="trunk")
     settings = (repo / "platform/acme_platform/settings.py").read_text()
     assert 'REPOSITORY_URL: str = "https://github.com/acme/data-platform"' in settings
-    result = run_baked_tests(repo, "tests/test_definitions.py")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    result = run_baked_tests(repo, user_home, "tests/test_definitions.py")
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "test_definitions.py" in result.stdout and "test_loader.py" not in result.stdout
