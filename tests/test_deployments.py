@@ -22,8 +22,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import bake, bake_refused
-from dagster_dev import ENV_BIN
+from user_shell import run_as_user, user_env
 
+HADOLINT = Path(sys.executable).with_name("hadolint")  # the template's own linter (requirements/test.in)
 KUBERNETES_VERSION = "1.33.0"  # a version kubernetes-validate ships schemas for; Jobs and Pods are stable v1
 
 # Key paths of Dagster's Helm chart values (helm/dagster/values.schema.json of dagster-io/dagster,
@@ -114,7 +115,7 @@ def test_each_deployment_ships_only_its_own_files(tmp_path: Path, deployment: st
 
 
 def test_the_dockerfile_lints_clean_and_runs_the_code_server_unprivileged(docker_repo: Path):
-    lint = subprocess.run([str(ENV_BIN / "hadolint"), "Dockerfile"], cwd=docker_repo, capture_output=True, text=True)
+    lint = subprocess.run([str(HADOLINT), "Dockerfile"], cwd=docker_repo, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     dockerfile = (docker_repo / "Dockerfile").read_text()
     assert "ARG BASE_IMAGE=python:3.11." in dockerfile  # pinned, the locks' Python minor version
@@ -228,8 +229,10 @@ def test_the_run_job_dagster_k8s_builds_from_the_values_is_valid_kubernetes(kube
         assert {"name": "NOPE_DATA_LOCATION", "value": "/opt/dagster/data"} in container["env"]
 
 
-def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path):
-    """The baked `k8s` target's own settings, through PipesK8sClient's pod builder."""
+def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path, user_home: Path):
+    """The baked `k8s` target's own settings, through PipesK8sClient's pod builder, in the
+    repository's own `.venv` as `make install` builds it from its lock (dagster-k8s included)."""
+    run_as_user("make install", kubernetes_repo, user_home)
     script = """
 import json, sys
 from pathlib import Path
@@ -250,9 +253,9 @@ pod = build_pod_body(
 print(json.dumps({"namespace": settings["namespace"], "pod": kubernetes.client.ApiClient().sanitize_for_serialization(pod)}))
 """
     result = subprocess.run(
-        [sys.executable, "-c", script],
+        [str(kubernetes_repo / ".venv/bin/python"), "-c", script],
         cwd=kubernetes_repo,
-        env={"PYTHONPATH": str(kubernetes_repo / "platform"), "NOPE_K8S_IMAGE": "registry.example.com/acme:1", "PATH": "/usr/bin:/bin"},
+        env=user_env(user_home, {"NOPE_K8S_IMAGE": "registry.example.com/acme:1"}),
         capture_output=True,
         text=True,
     )
