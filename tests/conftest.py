@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -69,15 +68,14 @@ def _text_files(root: Path) -> Iterator[tuple[Path, str]]:
                 continue
 
 
-def run_baked_tests(repo: Path, home: Path, *pytest_args: str) -> subprocess.CompletedProcess[str]:
-    """`make test` in a baked repository, typed in a new user's shell (tests/user_shell.py).
+def run_baked_tests(repo: Path, home: Path, command: str = "make test") -> subprocess.CompletedProcess[str]:
+    """`make test` (or `command`, such as `make test ARGS=tests/test_schema.py`) in a baked repository,
+    typed in a new user's shell (tests/user_shell.py); stdout holds stderr too.
 
     The repository installs its own `.venv` from its tools.lock and uv.lock, as on a user's
     machine, and its tests run there: a package its lock lacks, or a tool found only on a
-    virtualenv's PATH, fails here as it would for the user. `pytest_args` narrow the run as
-    the Makefile lets a user (`make test ARGS=tests/test_schema.py`). stdout holds stderr too.
+    virtualenv's PATH, fails here as it would for the user.
     """
-    command = "make test" + (f" ARGS={shlex.quote(' '.join(pytest_args))}" if pytest_args else "")
     return run_as_user(command, repo, home, check=False)
 
 

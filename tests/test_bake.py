@@ -164,6 +164,6 @@ def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Pat
     repo = bake(tmp_path, repository_url="https://github.com/acme/data-platform/", repository_branch="trunk")
     settings = (repo / "platform/acme_platform/settings.py").read_text()
     assert 'REPOSITORY_URL: str = "https://github.com/acme/data-platform"' in settings
-    result = run_baked_tests(repo, user_home, "tests/test_definitions.py")
+    result = run_baked_tests(repo, user_home, "make test ARGS=tests/test_definitions.py")
     assert result.returncode == 0, result.stdout[-6000:]
     assert "test_definitions.py" in result.stdout and "test_loader.py" not in result.stdout

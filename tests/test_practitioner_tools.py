@@ -23,7 +23,7 @@ def test_each_bake_commits_the_schema_of_its_own_targets(tmp_path: Path, user_ho
     schema = json.loads((repo / "nope.schema.json").read_text())
     assert schema["properties"]["target"]["enum"] == targets
     assert sorted(schema["$defs"]) == targets
-    result = run_baked_tests(repo, user_home, "tests/test_schema.py")
+    result = run_baked_tests(repo, user_home, "make test ARGS=tests/test_schema.py")
     assert result.returncode == 0, result.stdout[-6000:]
 
 
