@@ -10,7 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, bake, bake_refused, run_baked_tests, unrendered_files
+from conftest import TEMPLATE, bake, bake_refused, run_baked_tests, template_clone, unrendered_files
+from user_shell import run_as_user
 
 
 def test_defaults_give_the_documented_layout(default_repo: Path):
@@ -167,3 +168,13 @@ def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Pat
     result = run_baked_tests(repo, user_home, "make test ARGS=tests/test_definitions.py")
     assert result.returncode == 0, result.stdout[-6000:]
     assert "test_definitions.py" in result.stdout and "test_loader.py" not in result.stdout
+
+
+def test_a_contributor_runs_one_baked_test_file_from_the_baked_folder(tmp_path: Path, user_home: Path):
+    """CONTRIBUTING's way to run a baked repository's own tests: the baked repository's `make test`,
+    in its own `.venv`, never the template's environment."""
+    template = template_clone(tmp_path)
+    run_as_user("make bake", template, user_home)
+    result = run_as_user("cd build/acme-data-platform && make test ARGS=tests/test_docs.py", template, user_home)
+    assert "tests/test_docs.py" in result.stdout and " passed" in result.stdout and "test_loader.py" not in result.stdout
+    assert (template / "build/acme-data-platform/.venv/bin/mkdocs").is_file()
