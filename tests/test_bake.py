@@ -123,7 +123,7 @@ def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Pat
     template = {
         line.split("==")[0]: line.strip()
         for line in (TEMPLATE / "requirements/test.in").read_text().splitlines()
-        if "==" in line and line.startswith(("dagster", "ruff", "mypy", "types-PyYAML"))
+        if "==" in line and line.startswith(("dagster", "ruff", "mypy", "types-PyYAML", "mkdocs"))
         and not line.startswith(("dagster-postgres", "dagster-docker", "dagster-k8s"))
     }  # pinned only in repos that chose them (tests/test_postgres.py, tests/test_deployments.py)
     assert baked == template
