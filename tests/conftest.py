@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cookiecutter.main import cookiecutter
+from user_shell import run_as_user
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
@@ -67,14 +68,15 @@ def _text_files(root: Path) -> Iterator[tuple[Path, str]]:
                 continue
 
 
-def run_baked_tests(repo: Path, *pytest_args: str) -> subprocess.CompletedProcess:
-    """Run the baked repository's own test suite, from its folder, as its owner would."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", *pytest_args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
+def run_baked_tests(repo: Path, home: Path, command: str = "make test") -> subprocess.CompletedProcess[str]:
+    """`make test` (or `command`, such as `make test ARGS=tests/test_schema.py`) in a baked repository,
+    typed in a new user's shell (tests/user_shell.py); stdout holds stderr too.
+
+    The repository installs its own `.venv` from its tools.lock and uv.lock, as on a user's
+    machine, and its tests run there: a package its lock lacks, or a tool found only on a
+    virtualenv's PATH, fails here as it would for the user.
+    """
+    return run_as_user(command, repo, home, check=False)
 
 
 @pytest.fixture(scope="session")

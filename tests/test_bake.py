@@ -10,7 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, bake, bake_refused, run_baked_tests, unrendered_files
+from conftest import TEMPLATE, bake, bake_refused, run_baked_tests, template_clone, unrendered_files
+from user_shell import run_as_user
 
 
 def test_defaults_give_the_documented_layout(default_repo: Path):
@@ -59,11 +60,11 @@ def test_no_template_syntax_survives_baking(default_repo: Path):
         ),
     ],
 )
-def test_unusual_but_valid_answers_bake_a_working_repo(tmp_path: Path, answers: dict):
+def test_unusual_but_valid_answers_bake_a_working_repo(tmp_path: Path, user_home: Path, answers: dict):
     repo = bake(tmp_path, **answers)
     assert unrendered_files(repo) == []
-    result = run_baked_tests(repo)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    result = run_baked_tests(repo, user_home)
+    assert result.returncode == 0, result.stdout[-6000:]
 
 
 def test_owners_answer_is_embedded_as_data(tmp_path: Path):
@@ -122,7 +123,7 @@ def test_dependency_pins_match_between_template_and_baked_repo(default_repo: Pat
     template = {
         line.split("==")[0]: line.strip()
         for line in (TEMPLATE / "requirements/test.in").read_text().splitlines()
-        if "==" in line and line.startswith(("dagster", "ruff", "mypy", "types-PyYAML"))
+        if "==" in line and line.startswith(("dagster", "ruff", "mypy", "types-PyYAML", "mkdocs"))
         and not line.startswith(("dagster-postgres", "dagster-docker", "dagster-k8s"))
     }  # pinned only in repos that chose them (tests/test_postgres.py, tests/test_deployments.py)
     assert baked == template
@@ -160,9 +161,20 @@ def test_the_cli_materializes_the_examples_on_the_embedded_sqlite_instance(defau
     assert check.stdout.strip() == "value_two", check.stderr[-2000:]
 
 
-def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Path):
+def test_a_repository_url_answer_links_every_asset_to_the_git_host(tmp_path: Path, user_home: Path):
     repo = bake(tmp_path, repository_url="https://github.com/acme/data-platform/", repository_branch="trunk")
     settings = (repo / "platform/acme_platform/settings.py").read_text()
     assert 'REPOSITORY_URL: str = "https://github.com/acme/data-platform"' in settings
-    result = run_baked_tests(repo, "tests/test_definitions.py")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    result = run_baked_tests(repo, user_home, "make test ARGS=tests/test_definitions.py")
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "test_definitions.py" in result.stdout and "test_loader.py" not in result.stdout
+
+
+def test_a_contributor_runs_one_baked_test_file_from_the_baked_folder(tmp_path: Path, user_home: Path):
+    """CONTRIBUTING's way to run a baked repository's own tests: the baked repository's `make test`,
+    in its own `.venv`, never the template's environment."""
+    template = template_clone(tmp_path)
+    run_as_user("make bake", template, user_home)
+    result = run_as_user("cd build/acme-data-platform && make test ARGS=tests/test_docs.py", template, user_home)
+    assert "tests/test_docs.py" in result.stdout and " passed" in result.stdout and "test_loader.py" not in result.stdout
+    assert (template / "build/acme-data-platform/.venv/bin/mkdocs").is_file()

@@ -22,8 +22,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import bake, bake_refused
-from dagster_dev import ENV_BIN
+from user_shell import run_as_user, user_env
 
+HADOLINT = Path(sys.executable).with_name("hadolint")  # the template's own linter (requirements/test.in)
 KUBERNETES_VERSION = "1.33.0"  # a version kubernetes-validate ships schemas for; Jobs and Pods are stable v1
 
 # Key paths of Dagster's Helm chart values (helm/dagster/values.schema.json of dagster-io/dagster,
@@ -114,7 +115,7 @@ def test_each_deployment_ships_only_its_own_files(tmp_path: Path, deployment: st
 
 
 def test_the_dockerfile_lints_clean_and_runs_the_code_server_unprivileged(docker_repo: Path):
-    lint = subprocess.run([str(ENV_BIN / "hadolint"), "Dockerfile"], cwd=docker_repo, capture_output=True, text=True)
+    lint = subprocess.run([str(HADOLINT), "Dockerfile"], cwd=docker_repo, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     dockerfile = (docker_repo / "Dockerfile").read_text()
     assert "ARG BASE_IMAGE=python:3.11." in dockerfile  # pinned, the locks' Python minor version
@@ -199,6 +200,15 @@ def validated(resource: object) -> dict:
     return body
 
 
+def run_in_the_repos_venv(repo: Path, home: Path, script: str, settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`script`, run by the repository's own `.venv` as `make install` (typed in a new user's shell)
+    builds it from its lock: the baked platform is installed there, dagster-k8s included, or not.
+    `settings` are the NOPE_* variables an operator sets where Dagster runs."""
+    run_as_user("make install", repo, home)
+    python = str(repo / ".venv/bin/python")
+    return subprocess.run([python, "-c", script], cwd=repo, env=user_env(home, settings), capture_output=True, text=True)
+
+
 def test_the_run_job_dagster_k8s_builds_from_the_values_is_valid_kubernetes(kubernetes_repo: Path):
     from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job
 
@@ -228,7 +238,7 @@ def test_the_run_job_dagster_k8s_builds_from_the_values_is_valid_kubernetes(kube
         assert {"name": "NOPE_DATA_LOCATION", "value": "/opt/dagster/data"} in container["env"]
 
 
-def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path):
+def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path, user_home: Path):
     """The baked `k8s` target's own settings, through PipesK8sClient's pod builder."""
     script = """
 import json, sys
@@ -249,13 +259,7 @@ pod = build_pod_body(
 )
 print(json.dumps({"namespace": settings["namespace"], "pod": kubernetes.client.ApiClient().sanitize_for_serialization(pod)}))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=kubernetes_repo,
-        env={"PYTHONPATH": str(kubernetes_repo / "platform"), "NOPE_K8S_IMAGE": "registry.example.com/acme:1", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-    )
+    result = run_in_the_repos_venv(kubernetes_repo, user_home, script, {"NOPE_K8S_IMAGE": "registry.example.com/acme:1"})
     assert result.returncode == 0, result.stderr[-3000:]
     built = json.loads(result.stdout)
     pod = {"apiVersion": "v1", "kind": "Pod", **built["pod"]}
@@ -347,7 +351,7 @@ def test_the_code_location_s_pod_runs_with_the_image_s_group(kubernetes_repo: Pa
     kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)  # the chart passes it as the pod's own
 
 
-def test_the_k8s_target_s_pod_mounting_the_data_claim_is_writable_by_the_image_user(kubernetes_repo: Path):
+def test_the_k8s_target_s_pod_mounting_the_data_claim_is_writable_by_the_image_user(kubernetes_repo: Path, user_home: Path):
     script = """
 import json
 import re
@@ -367,16 +371,12 @@ pod = build_pod_body(
 )
 print(json.dumps(kubernetes.client.ApiClient().sanitize_for_serialization(pod)))
 """
-    environment = {
-        "PYTHONPATH": str(kubernetes_repo / "platform"),
-        "PATH": "/usr/bin:/bin",
+    settings = {
         "NOPE_K8S_IMAGE": "registry.example.com/acme:1",
         "NOPE_DATA_LOCATION": "/opt/dagster/data",
         "NOPE_K8S_DATA_VOLUME_CLAIM": "acme-data-platform-data",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=kubernetes_repo, env=environment, capture_output=True, text=True
-    )
+    result = run_in_the_repos_venv(kubernetes_repo, user_home, script, settings)
     assert result.returncode == 0, result.stderr[-3000:]
     pod = {"apiVersion": "v1", "kind": "Pod", **json.loads(result.stdout)}
     kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)

@@ -3,7 +3,9 @@ from locks with exact versions and hashes, transitive packages included.
 
 Each combination of the answers that add dependencies bakes a repository whose `uv.lock` holds
 exactly what its pyproject.toml asks for (checked by uv itself, offline, from an empty cache),
-at the versions the template's own tests ran with.
+at the versions the template's own environment holds (its tests import dagster-k8s, dagster-docker
+and dagster-postgres there to check the deployments' settings; each baked suite runs in the baked
+repository's own `.venv`, installed from this lock by its `make test`).
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import importlib.util
 import itertools
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from conftest import TEMPLATE, bake
-from dagster_dev import ENV_BIN
 from packaging.markers import Marker
 
 REQUIREMENTS = TEMPLATE / "requirements"
+# uv as requirements/bake.lock pins it, the one tools.lock gives every baked repository (see the last test).
+UV = Path(sys.executable).with_name("uv")
 REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)(?: ; ([^\\]+?))? *\\")
 
 
@@ -64,7 +68,7 @@ def assert_uv_accepts_the_lock_offline(repo: Path, tmp_path: Path) -> None:
     """`uv lock --locked` fails when the lock does not match pyproject.toml; offline, from an
     empty cache, it can only pass on what the lock itself holds."""
     result = subprocess.run(
-        [str(ENV_BIN / "uv"), "lock", "--locked", "--offline"],
+        [str(UV), "lock", "--locked", "--offline"],
         cwd=repo,
         env={"UV_CACHE_DIR": str(tmp_path / "empty-uv-cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         capture_output=True,
@@ -133,7 +137,7 @@ def test_each_bake_ships_the_lock_of_its_answers(tmp_path: Path, features: tuple
             assert all(artifact["hash"].startswith("sha256:") for artifact in artifacts if artifact), name
     assert_uv_accepts_the_lock_offline(repo, tmp_path)
 
-    # The same versions the template's tests run baked suites with.
+    # The same versions the template's own tests import.
     tested = pinned(REQUIREMENTS / "test.lock")
     differing = {
         name: (package["version"], tested[name])

@@ -131,7 +131,15 @@ class NopeInvocationTargetManifest:
 
     @cached_property
     def script_bytes(self) -> bytes:
-        """The script, read with the limits `nope check` applied: it may have changed since."""
+        """The script as the assets are built from it (their code version and description), read once."""
+        return self.read_script_bytes()
+
+    def read_script_bytes(self) -> bytes:
+        """The script as it is now, read with the limits `nope check` applied: it may have changed since.
+
+        Checks that read the script while the manifests load call this, not `script_bytes`, so the
+        assets are built from what the script holds then, within the limits again.
+        """
         try:
             return read_regular_file(self.script_path, limit=MAX_SCRIPT_BYTES, real_root=real_path_of(self.defs_path))
         except RefusedFile as refused:

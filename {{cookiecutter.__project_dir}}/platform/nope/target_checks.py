@@ -94,7 +94,7 @@ def _uninstalled_dependencies(target: NopeInvocationTarget, installing_targets: 
     if target_cls.installs_script_dependencies or target.script_path.suffix.lower() != ".py":
         return []
     try:
-        declared = declared_dependencies(target.manifest.script_bytes)
+        declared = declared_dependencies(target.manifest.read_script_bytes())
     except NopeManifestError as changed:  # the script changed since it was found: that is the problem
         return changed.problems
     if declared is None or declared.names() <= target_cls.provided_dependencies:
