@@ -69,6 +69,14 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     assert (repo / "defs/group_a").is_dir() == (include_examples == "yes")
     assert unrendered_files(repo) == []
 
+    # The platform owner's first edits, as docs/platform/security.md says: CODEOWNERS names the
+    # organization, and the assets' default owners need not be its reviewers. The suite stays green.
+    codeowners = repo / ".github/CODEOWNERS"
+    codeowners.write_text(codeowners.read_text().replace("YOUR-GITHUB-ORG", "acme-corp"))
+    settings = repo / "platform/acme_platform/settings.py"
+    settings.write_text(settings.read_text().replace('["team:data-platform"]', '["team:analytics", "data@acme.example"]', 1))
+    assert '"team:analytics"' in settings.read_text() and "YOUR-GITHUB-ORG" not in codeowners.read_text()
+
     # What the generated README tells a platform owner to type, in a new user's shell: each
     # installs the repository's own .venv from its locks (uv's cache in that shell's HOME is
     # warm after the first bake), then the gates its CI and pre-commit run: lint and import
