@@ -25,11 +25,11 @@ DEPENDENCY_MODULES = frozenset({
     "dagster_dg_cli", "dagster_dg_core", "dagster_docker", "dagster_graphql", "dagster_k8s",
     "dagster_pipes", "dagster_postgres", "dagster_rest_resources", "dagster_shared",
     "dagster_webserver", "dateutil", "docker", "docker_image", "docstring_parser", "dotenv",
-    "durationpy", "filelock", "frozenlist", "fsspec", "git", "gitdb", "github3", "google",
+    "durationpy", "filelock", "frozenlist", "fsspec", "ghp_import", "git", "gitdb", "github3", "google",
     "gql", "graphene", "graphql", "graphql_relay", "grpc", "grpc_health", "h11", "httpcore",
     "httptools", "httpx", "humanfriendly", "idna", "iniconfig", "jinja2", "jsonschema",
     "jsonschema_specifications", "jwt", "kubernetes", "librt", "mako", "markdown",
-    "markdown_it", "markupsafe", "mdurl", "multidict", "mypy", "mypy_extensions", "mypyc",
+    "markdown_it", "markupsafe", "mdurl", "mergedeep", "mkdocs", "mkdocs_get_deps", "multidict", "mypy", "mypy_extensions", "mypyc",
     "oauthlib", "packaging", "pathlib_abc", "pathspec", "platformdirs", "pluggy",
     "prompt_toolkit", "propcache", "psycopg2", "py", "pyasn1", "pyasn1_modules", "pycparser",
     "pydantic", "pydantic_core", "pygments", "pytest", "pytz", "questionary", "referencing",
@@ -38,7 +38,7 @@ DEPENDENCY_MODULES = frozenset({
     "tabulate", "termcolor", "tomli", "tomlkit", "toposort", "tqdm", "typer",
     "typing_extensions", "typing_inspection", "tzdata", "upath", "uritemplate", "urllib3", "uv",
     "uvicorn", "uvloop", "validators", "watchdog", "watchfiles", "wcwidth", "websocket",
-    "websockets", "yaml", "yarl", "yaspin",
+    "websockets", "yaml", "yaml_env_tag", "yarl", "yaspin",
 })
 # A copy of OWNER_PATTERN in platform/nope/models.py (the repository does not exist yet); keep them equal.
 OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,7})$")
