@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TEMPLATE
+from user_shell import user_env
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 GIT_IDENTITY = {
@@ -32,9 +33,16 @@ def run_from(folder: Path, command: list[str], env: dict[str, str]) -> subproces
     return subprocess.run(command, cwd=folder, env={**env, "PWD": str(folder)}, capture_output=True, text=True)
 
 
-def with_identity() -> dict[str, str]:
+def new_shell(tmp_path: Path) -> dict[str, str]:
+    """A new user's shell (tests/user_shell.py): the system PATH and an empty HOME."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return user_env(home)
+
+
+def with_identity(tmp_path: Path) -> dict[str, str]:
     return {
-        **os.environ,
+        **new_shell(tmp_path),
         **GIT_IDENTITY,
         "GIT_AUTHOR_NAME": "Platform team",
         "GIT_AUTHOR_EMAIL": "platform@example.com",
@@ -49,7 +57,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 def test_the_hook_prints_the_next_steps_and_commits_everything_on_the_chosen_branch(tmp_path: Path):
-    result = bake_via_cli(tmp_path, with_identity(), "repository_branch=trunk")
+    result = bake_via_cli(tmp_path, with_identity(tmp_path), "repository_branch=trunk")
     assert result.returncode == 0, result.stderr
     repo = tmp_path / "acme-data-platform"
     for step in ("cd acme-data-platform", "make dev", "make demo", "make test"):
@@ -64,8 +72,8 @@ def test_the_hook_prints_the_next_steps_and_commits_everything_on_the_chosen_bra
 def test_without_an_author_the_repository_is_created_and_the_commit_left_to_the_owner(tmp_path: Path):
     settings = tmp_path / "gitconfig"
     settings.write_text("[user]\n\tuseConfigOnly = true\n")  # no guessing an author from the host
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "EMAIL"))}
-    env.update(GIT_IDENTITY, GIT_CONFIG_GLOBAL=str(settings), HOME=str(tmp_path / "home"))
+    env = {key: value for key, value in new_shell(tmp_path).items() if not key.startswith(("GIT_", "EMAIL"))}
+    env.update(GIT_IDENTITY, GIT_CONFIG_GLOBAL=str(settings))
     result = bake_via_cli(tmp_path, env)
     assert result.returncode == 0, result.stderr
     repo = tmp_path / "acme-data-platform"
@@ -81,7 +89,7 @@ def test_without_git_the_bake_succeeds_and_says_what_to_do(tmp_path: Path):
         found = shutil.which(tool)
         assert found, f"{tool} is not on PATH"
         (bin_without_git / tool).symlink_to(found)
-    env = {**os.environ, "PATH": f"{COOKIECUTTER.parent}{os.pathsep}{bin_without_git}"}
+    env = {**new_shell(tmp_path), "PATH": str(bin_without_git)}
     result = bake_via_cli(tmp_path / "out", env)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "out/acme-data-platform/.git").exists()
@@ -91,7 +99,7 @@ def test_without_git_the_bake_succeeds_and_says_what_to_do(tmp_path: Path):
 
 def test_inside_another_git_repository_no_nested_repository_is_made(tmp_path: Path):
     subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
-    result = bake_via_cli(tmp_path / "platforms", with_identity())
+    result = bake_via_cli(tmp_path / "platforms", with_identity(tmp_path))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "platforms/acme-data-platform/.git").exists()
     assert "inside another git repository" in result.stdout
@@ -109,13 +117,13 @@ def test_inside_another_git_repository_no_nested_repository_is_made(tmp_path: Pa
 def test_the_next_steps_name_the_folder_as_the_shell_reaches_it(tmp_path: Path, output_dir: str, shown: str):
     shell_folder = tmp_path / "work/here"
     shell_folder.mkdir(parents=True)
-    result = run_from(shell_folder, [str(COOKIECUTTER), "--no-input", "-o", output_dir, str(TEMPLATE)], with_identity())
+    result = run_from(shell_folder, [str(COOKIECUTTER), "--no-input", "-o", output_dir, str(TEMPLATE)], with_identity(tmp_path))
     assert result.returncode == 0, result.stderr
     assert f"  cd {shown.format(tmp=tmp_path)}\n" in result.stdout, result.stdout
 
 
 def test_without_a_shell_folder_the_next_steps_name_the_folder_absolutely(tmp_path: Path):
-    env = {key: value for key, value in with_identity().items() if key != "PWD"}
+    env = {key: value for key, value in with_identity(tmp_path).items() if key != "PWD"}
     command = [str(COOKIECUTTER), "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
