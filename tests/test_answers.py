@@ -27,18 +27,43 @@ DEPLOYMENT_FILES = {
     "kubernetes": ["deploy/helm/values.yaml"],
 }
 # Each answer value, with and without the others: every target both kept and pruned, alone and
-# together, with and without the examples (pairs, not the full product: each baked suite takes
-# minutes, and what one target's pruning could break shows where it is kept or removed alone).
+# together, with and without the examples (pairs, not the full product: what one target's pruning
+# could break shows where it is kept or removed alone).
 COMBINATIONS = [
     pytest.param("yes", "uv, modal", "local", id="examples-uv-and-modal"),  # the default bake
     pytest.param("no", "none", "local", id="no-examples-subprocess-only"),
     pytest.param("yes", "modal", "local", id="examples-modal"),
     pytest.param("no", "uv", "local", id="no-examples-uv"),
 ] + [
-    # The container deployments and targets: two more baked suites, not a product with the above.
+    # The container deployments and targets: two more bakes, not a product with the above.
     pytest.param("yes", "uv, modal, docker, k8s", "kubernetes", id="examples-all-targets-kubernetes"),
     pytest.param("no", "docker", "docker", id="no-examples-docker-target-docker"),
 ]
+DEFAULT_ANSWERS = ("yes", "uv, modal", "local")
+
+# What every other combination's answers can change, so what its bake runs besides `make lint`
+# (ruff and mypy over exactly the files it kept): the graph loads (definitions), the schema, docs,
+# CODEOWNERS and locks were pruned consistently, a script runs through a real instance (targets),
+# the deploy hooks of the targets it kept run, and each kept target's and the examples' own tests.
+# The rest of the suite (the loader's errors, hardening, Pipes parity, process trees, `dg`) runs
+# the same code whatever the answers, so it runs once, in the default bake's whole suite.
+ANSWER_TESTS = [
+    "tests/test_definitions.py",
+    "tests/test_schema.py",
+    "tests/test_docs.py",
+    "tests/test_codeowners.py",
+    "tests/test_locks.py",
+    "tests/test_targets.py",
+    "tests/test_deploy.py",
+]
+
+
+def tests_for_answers(include_examples: str, chosen: set[str], deployment: str) -> list[str]:
+    """The baked test files a combination's answers can change (see ANSWER_TESTS)."""
+    examples = ["tests/test_examples.py"] if include_examples == "yes" else []
+    # A container deployment's dagster.yaml names a PostgreSQL server: `dg` must still list the graph.
+    storage = ["tests/test_dg.py"] if deployment != "local" else []
+    return ANSWER_TESTS + examples + storage + [f"tests/test_{name}_target.py" for name in sorted(chosen)]
 
 
 @pytest.mark.parametrize(("include_examples", "extra_targets", "deployment"), COMBINATIONS)
@@ -83,7 +108,13 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     # order (ruff) and types (mypy); then its own tests.
     lint = run_as_user("make lint", repo, user_home).stdout
     assert "All checks passed!" in lint and "Success: no issues found" in lint, lint[-4000:]
-    result = run_baked_tests(repo, user_home)
+    if (include_examples, extra_targets, deployment) == DEFAULT_ANSWERS:
+        result = run_baked_tests(repo, user_home)  # the whole suite, once
+    else:
+        files = tests_for_answers(include_examples, chosen, deployment)
+        assert all((repo / relative).is_file() for relative in files), files
+        result = run_baked_tests(repo, user_home, 'make test ARGS="' + " ".join(files) + '"')
+        assert [relative for relative in files if relative not in result.stdout] == [], result.stdout[-6000:]
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in result.stdout and " skipped" not in result.stdout
 
