@@ -158,9 +158,9 @@ class _ManifestReader:
         group_defaults = self._defaults_of(group)
         values, target_cls, problems = self._validate(data, group_defaults, document, relative_path, problems)
         asset_names = list(values.assets) if values.assets else [stem]
-        if not values.assets and not re.match(models.NAME_PATTERN, stem):
+        if not values.assets and not models.is_name(stem):
             problems.append(
-                Problem(relative_path, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
+                Problem(relative_path, 1, 1, f"the file name `{_visible(stem)}` names the asset, so it must be {_name_rule(stem)}")
             )
         script_path, script_problems = self._script_path(
             values, path=path, stem=stem, target_cls=target_cls, document=document, relative_path=relative_path
@@ -195,9 +195,9 @@ class _ManifestReader:
                 [Problem(relative_path, 0, 0, f"rename it to `{stem}{suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
             )
         problems = [
-            Problem(relative_path, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
+            Problem(relative_path, 0, 0, f"the folder name `{_visible(folder)}` is not {_name_rule(folder)}")
             for folder in below_defs[:-1]
-            if not re.match(models.NAME_PATTERN, folder)
+            if not models.is_name(folder)
         ]
         if group == models.RESERVED_GROUP:
             problems.append(Problem(relative_path, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
@@ -507,6 +507,11 @@ def _stat_error(path: str) -> str:
     except OSError as error:
         return error.strerror or str(error)
     return "it changed while it was read"
+
+
+def _visible(name: str) -> str:
+    """`name` with control characters written as escapes (`g\\n`): a problem is one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], name)
 
 
 def _name_rule(name: str) -> str:
