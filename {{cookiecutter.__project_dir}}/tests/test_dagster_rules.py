@@ -53,16 +53,18 @@ VALUES: dict[str, list] = {
     "automation": ["eager", "on_missing", {"cron": "0 6 * * *"}, {"cron": "0 6 * * *", "timezone": "Factory"},
                    {"cron": "0 6 * * *", "timezone": "Mars/Olympus"}, {"cron": "0 6 * * *", "timezone": "localtime"},
                    "CRON"],
-    "timeout": [1, 0, -1, float("inf"), float("nan"), "10", 1e300],
+    "timeout": [1, 0, -1, float("inf"), float("nan"), "10", 1e300, True, 604_800],
     "retries": [{"max": 3}, {"max": 0}, {"max": 101}, {"max": 2, "delay": 1.5, "backoff": "exponential"},
                 {"max": 2, "delay": -1}, {"max": 2, "delay": float("inf")}, {"max": 2, "delay": float("nan")},
-                {"max": 2, "backoff": "linear"}, {"max": 2, "delay": 1e300}],
+                {"max": 2, "backoff": "linear"}, {"max": 2, "delay": 1e300}, {"max": True},
+                {"max": 30, "delay": 1, "backoff": "exponential"}],
     "pool": ["db", "a b", "a/b", "x" * 64, "é", "", " pad ", "a.b-c_d", "a:b"],
     "partitions": ["daily", None],  # unpublished names are refused when definitions load, by design
     "checks": [[{"name": "ok"}], [{"name": "input"}], [{"name": "class"}], [{"name": "a b"}],
                [{"name": "ok"}, {"name": "ok"}], [{"name": "ok", "asset": "nope"}], [{"name": "ok", "blocking": True}]],
-    "args": [["--days", 7], [None], ["x" * 1000]],
-    "env": [{"A": "1"}, {"1A": "x"}, {"A": "${HOME}"}, {"A": "$"}],
+    "args": [["--days", 7], [None], ["x" * 1000], ["a\0b"], ["x" * 100_001]],
+    "env": [{"A": "1"}, {"1A": "x"}, {"A": "${HOME}"}, {"A": "$"}, {"A": "a\0b"}, {"A": "${A:-b}"}],
+    "script": ["a\0.py"],
 }  # fmt: skip
 
 
