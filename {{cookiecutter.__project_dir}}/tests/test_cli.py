@@ -329,6 +329,37 @@ def test_new_refuses_to_overwrite(repo: Path):
     assert not (repo / "defs/sales/orders.yaml").exists()
 
 
+# `nope new` in a child process that, just as it opens `argv[1]` to write it, lets another
+# `nope new` of the same name win the race: that file appears first (an audit hook, no patching).
+NEW_LOSING_A_RACE = """
+import os, sys
+from nope.cli import main
+contested, = sys.argv[1:]
+raced = []
+def write_first(name, args):
+    if name == "open" and not raced and os.fspath(args[0]).endswith(contested) and args[1] not in ("r", "rb", None):
+        raced.append(contested)
+        with open(args[0], "w") as theirs:
+            theirs.write("the other one's\\n")
+sys.addaudithook(write_first)
+sys.exit(main(["new", "sales/orders"]))
+"""
+
+
+@pytest.mark.parametrize("contested", ["defs/sales/orders.py", "defs/sales/orders.yaml"])
+def test_new_that_loses_a_race_for_the_name_says_it_exists_and_replaces_nothing(repo: Path, contested: str):
+    (repo / "defs/sales").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", NEW_LOSING_A_RACE, contested],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(PLATFORM)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"nope: {contested} already exists; pick another name or edit it\n"
+    assert "created" not in result.stdout
+    assert (repo / contested).read_text() == "the other one's\n"
+    assert [path.name for path in (repo / "defs/sales").iterdir()] == [Path(contested).name]  # none of ours is left
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

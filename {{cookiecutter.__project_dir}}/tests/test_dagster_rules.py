@@ -53,16 +53,18 @@ VALUES: dict[str, list] = {
     "automation": ["eager", "on_missing", {"cron": "0 6 * * *"}, {"cron": "0 6 * * *", "timezone": "Factory"},
                    {"cron": "0 6 * * *", "timezone": "Mars/Olympus"}, {"cron": "0 6 * * *", "timezone": "localtime"},
                    "CRON"],
-    "timeout": [1, 0, -1, float("inf"), float("nan"), "10", 1e300],
+    "timeout": [1, 0, -1, float("inf"), float("nan"), "10", 1e300, True, 604_800],
     "retries": [{"max": 3}, {"max": 0}, {"max": 101}, {"max": 2, "delay": 1.5, "backoff": "exponential"},
                 {"max": 2, "delay": -1}, {"max": 2, "delay": float("inf")}, {"max": 2, "delay": float("nan")},
-                {"max": 2, "backoff": "linear"}, {"max": 2, "delay": 1e300}],
+                {"max": 2, "backoff": "linear"}, {"max": 2, "delay": 1e300}, {"max": True},
+                {"max": 30, "delay": 1, "backoff": "exponential"}],
     "pool": ["db", "a b", "a/b", "x" * 64, "é", "", " pad ", "a.b-c_d", "a:b"],
     "partitions": ["daily", None],  # unpublished names are refused when definitions load, by design
     "checks": [[{"name": "ok"}], [{"name": "input"}], [{"name": "class"}], [{"name": "a b"}],
                [{"name": "ok"}, {"name": "ok"}], [{"name": "ok", "asset": "nope"}], [{"name": "ok", "blocking": True}]],
-    "args": [["--days", 7], [None], ["x" * 1000]],
-    "env": [{"A": "1"}, {"1A": "x"}, {"A": "${HOME}"}, {"A": "$"}],
+    "args": [["--days", 7], [None], ["x" * 1000], ["a\0b"], ["x" * 100_001]],
+    "env": [{"A": "1"}, {"1A": "x"}, {"A": "${HOME}"}, {"A": "$"}, {"A": "a\0b"}, {"A": "${A:-b}"}],
+    "script": ["a\0.py"],
 }  # fmt: skip
 
 
@@ -154,6 +156,9 @@ def test_crons_nope_check_accepts_are_crons_dagster_accepts():
         ("0 6 * * mon-fry", "the weekday field `mon-fry` must be within 0-7 or sun-sat"),
         ("*/0 * * * *", "the minute step `/0` must be between 1 and 59"),
         ("0 0 30 feb *", "never runs: February has no day 30"),
+        ("0 0 31 4 *", "never runs: April has no day 31"),
+        ("0 0 31 apr,jun,9,nov *", "never runs: April, June, September and November have no day 31"),
+        ("0 0 30-31 2 mon", "never runs: February has no day 30 or 31"),
         ("0 6 * *", "is not a cron of five fields"),
         ("0 0 L * *", "the day of month field `L` must be within 1-31"),
         ("0 0 1-5/2,? * *", "the day of month field `1-5/2,?` is not a number"),
@@ -164,6 +169,24 @@ def test_a_cron_dagster_refuses_is_a_problem_at_its_line(tmp_path: Path, cron: s
     [problem] = Project.load(defs).problems
     assert (problem.path, problem.line, problem.column) == ("defs/g/a.yaml", 3, 3)
     assert words in problem.message, problem.message
+
+
+def test_every_cron_of_a_month_and_day_nope_check_accepts_runs_within_five_years():
+    # Dagster's own cron iteration (private: no public function gives a cron's next time without a schedule).
+    from dagster._utils.schedules import cron_string_iterator
+
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    accepted = refused = 0
+    for month in range(1, 13):
+        for day in ("28", "29", "30", "31", "30,31", "29-31", "*/10"):
+            cron = f"0 0 {day} {month} *"
+            if cron_problem(cron) is not None:
+                refused += 1
+                continue
+            accepted += 1
+            first = next(cron_string_iterator(start.timestamp(), cron, "UTC"))
+            assert first < start.replace(year=2031), cron
+    assert accepted > 50 and refused > 5, (accepted, refused)
 
 
 @pytest.mark.parametrize("cron", ["0 6 * * *", "*/15 9-17 * * mon-fri", "0 0 1 jan,jul *", "30 2 * * 0-7", "5/10 * * * *"])

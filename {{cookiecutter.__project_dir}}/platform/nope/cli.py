@@ -18,7 +18,6 @@ import argparse
 import importlib
 import json
 import os
-import re
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from pathlib import Path
 from nope import scaffold
 from nope.deploying import DeployError, deploy
 from nope.loading import LoadedDefs
-from nope.models import NAME_PATTERN, default_asset_key, name_suggestion
+from nope.models import default_asset_key, is_name, name_suggestion
 from nope.problems import NopeManifestError, Problem, did_you_mean, reading_order
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
@@ -276,8 +275,12 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     problems_before = set(config.project.load(config.defs_path).problems)
     created_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    script_path.write_text(script, encoding="utf-8")
-    manifest_path.write_text(manifest, encoding="utf-8")
+    _create(script_path, script, config)
+    try:
+        _create(manifest_path, manifest, config)
+    except UsageError:
+        script_path.unlink()
+        raise
 
     # The new files may clash with others (a key already taken): then nothing stays written.
     introduced = sorted(set(config.project.load(config.defs_path).problems) - problems_before, key=reading_order)
@@ -293,6 +296,16 @@ def _new(args: argparse.Namespace, config: Config) -> int:
     for path in (script_path, manifest_path):
         print(f"created {path.relative_to(config.repo_root).as_posix()}")
     return EXIT_OK
+
+
+def _create(path: Path, text: str, config: Config) -> None:
+    """Write a new file, never over one: another `nope new` of the same name may have won the race
+    since the check above (mode `x` creates the file or fails, in one step)."""
+    try:
+        with path.open("x", encoding="utf-8") as new_file:
+            new_file.write(text)
+    except FileExistsError:
+        raise UsageError(f"{path.relative_to(config.repo_root).as_posix()} already exists; pick another name or edit it") from None
 
 
 def _script_name(requested: str | None, name: str, target_cls: type[NopeInvocationTarget], target: str) -> str:
@@ -319,7 +332,7 @@ def _group_and_name(text: str) -> tuple[str, str]:
 
 
 def _require_name(text: str, what: str) -> None:
-    if not re.match(NAME_PATTERN, text):
+    if not is_name(text):
         suggestion = name_suggestion(text) or "my_name"
         raise UsageError(f"{what} `{text}` must use letters, digits and underscores only (try `{suggestion}`)")
 

@@ -5,7 +5,8 @@ location down. `nope check` runs in CI with PyYAML and pydantic only, so Dagster
 restated here, each one at least as strict as Dagster's (`tests/test_dagster_rules.py`
 generates manifests and holds these rules to what Dagster 1.13 accepts):
 
-- cron strings (Dagster's vendored croniter): five fields with numbers or names in range;
+- cron strings (Dagster's vendored croniter): five fields with numbers or names in range, and
+  a day of the month that some chosen month has (`0 0 31 4 *` would never run);
 - metadata keys under `dagster/`, which Dagster reads itself with a type;
 - output names (an asset key joined with `__`), which must not be a Python keyword or a name
   Dagster reserves;
@@ -95,9 +96,21 @@ def cron_problem(cron: str) -> str | None:
             values.update(range(low, high + 1, int(step or 1)))
         values_by_field.append(values)
     _, _, days, months, _ = values_by_field
-    if months == {2} and days <= {30, 31}:
-        return f"`{cron}` never runs: February has no day {' or '.join(map(str, sorted(days)))}"
+    if min(days) > max(_LONGEST_MONTH[month - 1] for month in months):
+        # Refused whatever the weekday says: with one, cron would run on those weekdays instead,
+        # which is not what a day of the month means to its reader.
+        month_names = [_MONTH_NAMES[month - 1] for month in sorted(months)]
+        which = month_names[0] if len(month_names) == 1 else f"{', '.join(month_names[:-1])} and {month_names[-1]}"
+        return f"`{cron}` never runs: {which} {'has' if len(month_names) == 1 else 'have'} no day {' or '.join(map(str, sorted(days)))}"
     return None
+
+
+# The most days each month can have (February: in leap years, when a `29 2` cron runs).
+_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 
 def _cron_number(text: str, lowest: int, highest: int, names: tuple[str, ...]) -> int:

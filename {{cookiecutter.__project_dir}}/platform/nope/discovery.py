@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nope.problems import Problem
-from nope.safe_files import is_inside, outside_reason
+from nope.safe_files import OUTSIDE_DEFS, is_inside
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -70,7 +70,7 @@ def find_manifests(defs_path: Path, groups: Collection[str] | None = None) -> Fo
             below, folder = linked_folders.popleft()
             real_folder = os.path.realpath(folder)
             if not is_inside(real_folder, real_root):
-                report(below, outside_reason(real_folder))
+                report(below, OUTSIDE_DEFS)
                 continue
         if real_folder in walked:
             relative = os.path.relpath(real_folder, real_root).replace(os.sep, "/")
@@ -86,9 +86,15 @@ def find_manifests(defs_path: Path, groups: Collection[str] | None = None) -> Fo
         for entry in entries:
             if is_ignored(entry.name) or (groups is not None and not below and entry.name not in groups):
                 continue
-            if entry.is_symlink() and entry.is_dir():
+            try:
+                linked_folder = entry.is_symlink() and entry.is_dir()
+                folder_entry = linked_folder or entry.is_dir(follow_symlinks=False)
+            except OSError as error:  # a link to itself (ELOOP), or an entry gone since the folder was listed
+                report((*below, entry.name), f"cannot be read: {error.strerror or error}")
+                continue
+            if linked_folder:
                 linked_folders.append(((*below, entry.name), entry.path))
-            elif entry.is_dir(follow_symlinks=False):
+            elif folder_entry:
                 folders.append(((*below, entry.name), entry.path, os.path.join(real_folder, entry.name)))
             # Case-insensitive, so `orders.YAML` is found and reported rather than silently skipped.
             elif entry.name.lower().endswith(MANIFEST_SUFFIXES):

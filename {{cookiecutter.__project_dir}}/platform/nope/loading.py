@@ -23,7 +23,7 @@ from nope.discovery import MANIFEST_SUFFIXES, ManifestFile, find_manifests
 from nope.graph_checks import check_graph
 from nope.manifests import NO_GROUP_DEFAULTS, GroupDefaults
 from nope.problems import Problem, did_you_mean, reading_order
-from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, is_inside, outside_reason, refuse_unless_small_regular_file
+from nope.safe_files import MAX_SCRIPT_BYTES, OUTSIDE_DEFS, RefusedFile, is_inside, refuse_unless_small_regular_file
 from nope.target_checks import check_target
 from nope.targets import NopeInvocationTarget, script_suffix_rule
 from nope.validation_messages import describe
@@ -158,9 +158,9 @@ class _ManifestReader:
         group_defaults = self._defaults_of(group)
         values, target_cls, problems = self._validate(data, group_defaults, document, relative_path, problems)
         asset_names = list(values.assets) if values.assets else [stem]
-        if not values.assets and not re.match(models.NAME_PATTERN, stem):
+        if not values.assets and not models.is_name(stem):
             problems.append(
-                Problem(relative_path, 1, 1, f"the file name `{stem}` names the asset, so it must be {_name_rule(stem)}")
+                Problem(relative_path, 1, 1, f"the file name `{_visible(stem)}` names the asset, so it must be {_name_rule(stem)}")
             )
         script_path, script_problems = self._script_path(
             values, path=path, stem=stem, target_cls=target_cls, document=document, relative_path=relative_path
@@ -195,9 +195,9 @@ class _ManifestReader:
                 [Problem(relative_path, 0, 0, f"rename it to `{stem}{suffix.lower()}`: manifests end in .yaml or .yml, lowercase")]
             )
         problems = [
-            Problem(relative_path, 0, 0, f"the folder name `{folder}` is not {_name_rule(folder)}")
+            Problem(relative_path, 0, 0, f"the folder name `{_visible(folder)}` is not {_name_rule(folder)}")
             for folder in below_defs[:-1]
-            if not re.match(models.NAME_PATTERN, folder)
+            if not models.is_name(folder)
         ]
         if group == models.RESERVED_GROUP:
             problems.append(Problem(relative_path, 0, 0, f"the group name `{group}` is reserved for lenient mode's placeholders; rename the folder"))
@@ -320,7 +320,8 @@ class _ManifestReader:
             return path, [at_script(f"script `{values.script}` must be a path relative to the manifest")]
         candidate = path.parent / script
         resolved, status = self._resolve(str(candidate))
-        if is_inside(resolved, self.resolved_defs_path) and status is None:
+        # A link that leads nowhere (or to itself) exists, and is reported by why it cannot be read.
+        if is_inside(resolved, self.resolved_defs_path) and status is None and not os.path.lexists(candidate):
             siblings = [name for names in self._siblings(os.path.dirname(path)).values() for name in names]
             forward_slashes = values.script.replace("\\", "/")
             if forward_slashes != values.script:
@@ -370,9 +371,9 @@ class _ManifestReader:
         real_path, status = resolved or self._resolve(str(candidate))
         try:
             if not is_inside(real_path, self.resolved_defs_path):
-                raise RefusedFile(outside_reason(real_path))
+                raise RefusedFile(OUTSIDE_DEFS)
             if status is None:
-                raise RefusedFile("cannot be read: No such file or directory")
+                raise RefusedFile(f"cannot be read: {_stat_error(real_path)}")
             refuse_unless_small_regular_file(status, MAX_SCRIPT_BYTES)
         except RefusedFile as refused:
             return candidate.absolute(), [problem(f"script `{written}` {refused.reason}")]
@@ -403,7 +404,11 @@ class _ManifestReader:
         manifests then finds each one's script by lookup, not by scanning the folder."""
         if folder not in self._names_by_stem:
             by_stem: dict[str, list[str]] = {}
-            for name in sorted(os.listdir(folder)):
+            try:
+                names = os.listdir(folder)
+            except OSError:  # removed since it was walked: its manifests find no script, which is their problem
+                names = []
+            for name in sorted(names):
                 by_stem.setdefault(os.path.splitext(name)[0], []).append(name)
             self._names_by_stem[folder] = by_stem
         return self._names_by_stem[folder]
@@ -493,6 +498,20 @@ def _check_problems(values: models.TargetFields, asset_names: list[str], documen
         else:
             seen.add((asset, check.name))
     return problems
+
+
+def _stat_error(path: str) -> str:
+    """Why `path` cannot be looked at: "No such file or directory", "Too many levels of symbolic links"."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.strerror or str(error)
+    return "it changed while it was read"
+
+
+def _visible(name: str) -> str:
+    """`name` with control characters written as escapes (`g\\n`): a problem is one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], name)
 
 
 def _name_rule(name: str) -> str:

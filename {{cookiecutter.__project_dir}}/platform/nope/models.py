@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from string import Template
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,15 +23,23 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
 )
 
-from nope import dagster_rules
+from nope import dagster_rules, run_limits
 
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 """Dagster's rule for group and asset names: letters, digits and underscores."""
+
+
+def is_name(text: str) -> bool:
+    """Whether `text` is a whole name by NAME_PATTERN. `re.fullmatch`, as `$` alone would also
+    accept a name ending in a newline, which Dagster refuses (pydantic's patterns are anchored
+    at the very end already)."""
+    return re.fullmatch(NAME_PATTERN, text) is not None
 
 
 def name_suggestion(text: str) -> str:
@@ -87,7 +96,7 @@ def _dagster_metadata_fits(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def _each_dep_once(deps: list[str]) -> list[str]:
-    twice = sorted({dep for dep in deps if deps.count(dep) > 1})
+    twice = sorted(dep for dep, count in Counter(deps).items() if count > 1)  # one pass: `deps.count` per dep took 27 s at 48,000
     if twice:
         raise ValueError(f"lists {', '.join(f'`{dep}`' for dep in twice)} more than once; keep one")
     return deps
@@ -116,6 +125,43 @@ def _number_as_text(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_number_as_text)]
+
+PassedText = Annotated[Text, AfterValidator(run_limits.refuse_unpassable_text)]
+"""An argument or environment value: text a process can be given (no NUL, not too long)."""
+
+
+def _not_a_file_name_with_nul(script: str) -> str:
+    if "\0" in script:
+        raise ValueError("holds a NUL byte (\\0), which no file name can; remove it")
+    return script
+
+
+def _env_references_are_well_formed(env: dict[str, str]) -> dict[str, str]:
+    for name, value in env.items():
+        if not Template(value).is_valid():
+            raise ValueError(f"`{name}`: write `${{VAR}}` to use a platform variable and `$$` for a literal `$`")
+    return env
+
+
+Env = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)], PassedText],
+    # On the type, not the model, so `_group.yaml` (whose model copies the field) is checked too.
+    AfterValidator(_env_references_are_well_formed),
+]
+
+NotABoolean = BeforeValidator(run_limits.refuse_boolean)
+TimeoutSeconds = Annotated[
+    float,
+    Field(gt=0),
+    NotABoolean,
+    AfterValidator(run_limits.seconds_at_most(run_limits.MAX_TIMEOUT_SECONDS, "7 days")),
+]
+DelaySeconds = Annotated[
+    float,
+    NotABoolean,
+    AfterValidator(run_limits.seconds_at_most(run_limits.MAX_RETRY_DELAY_SECONDS, "1 day")),
+]
+# Each field of these types states its limit as `maximum` too, for editors; `nope check` words it itself.
 
 
 class NopeModel(BaseModel):
@@ -157,11 +203,27 @@ Automation = Annotated[
 class Retries(NopeModel):
     """How often a failed run of the script is tried again."""
 
-    max: int = Field(ge=1, le=100, description="How many times to retry after a failure.")
-    delay: float = Field(0, ge=0, description="Seconds to wait before each retry.")
+    max: Annotated[int, NotABoolean] = Field(ge=1, le=100, description="How many times to retry after a failure.")
+    delay: DelaySeconds = Field(
+        0,
+        ge=0,
+        description="Seconds to wait before each retry, at most a day.",
+        json_schema_extra={"maximum": run_limits.MAX_RETRY_DELAY_SECONDS},
+    )
     backoff: Literal["constant", "exponential"] = Field(
         "constant", description="`exponential` doubles the delay after each failure."
     )
+
+    @model_validator(mode="after")
+    def _last_wait_within_a_day(self) -> Retries:
+        if self.backoff == "exponential":
+            wait = run_limits.exponential_wait_seconds(self.delay, self.max)
+            if wait > run_limits.MAX_RETRY_DELAY_SECONDS:
+                raise ValueError(
+                    f"the last retry would wait {wait:,.0f} seconds; at most {run_limits.MAX_RETRY_DELAY_SECONDS:,} "
+                    "(1 day): lower `max` or `delay`"
+                )
+        return self
 
 
 class CheckFields(NopeModel):
@@ -211,17 +273,19 @@ class TargetFields(NopeModel):
     """What describes the invocation: which target runs which script."""
 
     target: str = Field(description="How the script is run, e.g. `subprocess`.")
-    script: str | None = Field(
+    script: Annotated[str, AfterValidator(_not_a_file_name_with_nul)] | None = Field(
         None,
         description="The script, relative to this manifest. Default: the sibling file named like the manifest.",
     )
-    args: list[Text] = Field(default_factory=list, description="Extra command-line arguments for the script.")
-    env: dict[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)], Text] = Field(
+    args: list[PassedText] = Field(default_factory=list, description="Extra command-line arguments for the script.")
+    env: Env = Field(
         default_factory=dict,
         description="Extra environment variables; `${VAR}` in a value is replaced by the platform's `VAR`.",
     )
-    timeout: float | None = Field(
-        None, gt=0, description="Seconds the script may run; past that it is stopped and the run fails."
+    timeout: TimeoutSeconds | None = Field(
+        None,
+        description="Seconds the script may run, at most a week; past that it is stopped and the run fails.",
+        json_schema_extra={"maximum": run_limits.MAX_TIMEOUT_SECONDS},
     )
     retries: Retries | None = Field(None, description="Retry a failed run, e.g. `{max: 3, delay: 10}`.")
     partitions: str | None = Field(None, description="A partitions definition the platform publishes, by name.")
@@ -230,13 +294,15 @@ class TargetFields(NopeModel):
     )
     checks: list[CheckFields] = Field(default_factory=list, description="Asset checks the script reports.")
 
-    @field_validator("env")
+    @field_validator("args", "env")
     @classmethod
-    def _env_references_are_well_formed(cls, env: dict[str, str]) -> dict[str, str]:
-        for name, value in env.items():
-            if not Template(value).is_valid():
-                raise ValueError(f"`{name}`: write `${{VAR}}` to use a platform variable and `$$` for a literal `$`")
-        return env
+    def _args_and_env_fit_one_process(cls, value: Any, info: ValidationInfo) -> Any:
+        # `env` is validated after `args` and counts both, so the problem points at the line that tips it.
+        args, env = (value, {}) if info.field_name == "args" else (info.data.get("args", []), value)
+        problem = run_limits.total_problem(args, env)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class ManifestFields(TargetFields, AssetFields):

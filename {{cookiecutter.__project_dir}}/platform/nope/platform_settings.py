@@ -23,19 +23,19 @@ URL_PATTERN = r"^https?://[^\s/]+(/\S*)?$"
 
 
 def _owner_problem(owner: Any) -> str | None:
-    if isinstance(owner, str) and re.match(models.OWNER_PATTERN, owner):
+    if isinstance(owner, str) and re.fullmatch(models.OWNER_PATTERN, owner):
         return None
     return f"`{owner}` is not an owner: write an email address or `team:<name>`"
 
 
 def _kind_problem(kind: Any) -> str | None:
-    if isinstance(kind, str) and re.match(models.KIND_PATTERN, kind):
+    if isinstance(kind, str) and re.fullmatch(models.KIND_PATTERN, kind):
         return None
     return f"`{kind}` is not a kind tag: up to 63 letters, digits, `_`, `-` or `.`, e.g. `python`"
 
 
 def _url_problem(url: Any) -> str | None:
-    if url == "" or (isinstance(url, str) and re.match(URL_PATTERN, url)):
+    if url == "" or (isinstance(url, str) and re.fullmatch(URL_PATTERN, url)):
         return None
     return f"`{url}` is not a web address such as `https://github.com/acme/data-platform` (or \"\" for none)"
 

@@ -143,6 +143,6 @@ def _materialize_command_scope(arguments: list[str]) -> RunScope | None:
     if not selection:
         return None
     keys = [item.strip() for item in selection.split(",")]
-    if not all("/" in key and re.match(ASSET_KEY_PATTERN, key) for key in keys):
+    if not all("/" in key and re.fullmatch(ASSET_KEY_PATTERN, key) for key in keys):
         return None  # selection syntax beyond plain keys: let Dagster resolve it on the whole graph
     return RunScope(frozenset(keys), frozenset())

@@ -97,7 +97,7 @@ def _fixed_spelling(pattern: str, value: str) -> str:
         guess = re.sub(r"[^A-Za-z0-9_.\-]+", "_", value).strip("_")[:63]
     else:
         return ""
-    return f" Did you mean `{guess}`?" if re.match(pattern, guess) and guess != value else ""
+    return f" Did you mean `{guess}`?" if re.fullmatch(pattern, guess) and guess != value else ""
 
 
 def _describe_value(value: Any) -> str:
