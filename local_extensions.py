@@ -79,7 +79,10 @@ class AnswersAreText(Extension):
 
 
 def _answers_of_this_bake() -> dict[str, Any]:
-    """The answers of the Cookiecutter run that is making this environment, as the user gave them.
+    """The answers of the Cookiecutter run that is making this environment.
+
+    While prompting they are as given (over cookiecutter.json's values); the environments made
+    afterwards (files, hooks) see them rendered, and check them again.
 
     Cookiecutter hands an extension only the environment. The answers are the `context` that
     Cookiecutter's environment class received: a local of `ExtensionLoaderMixin.__init__`, a few
