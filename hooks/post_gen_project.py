@@ -129,7 +129,7 @@ def start_git_repository() -> str:
             return "inside another git repository: left for you to add."
         if run_git("init", "--quiet").returncode != 0:
             return "`git init` failed: run it yourself."
-        branch = ANSWERS["repository_branch"].strip() or "main"
+        branch = ANSWERS["repository_branch"]  # a git branch name: the pre-generation hook checked it
         run_git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
         run_git("add", "--all")
         message = "Generate the data platform from the Nope platform template"

@@ -9,6 +9,7 @@ import json
 import keyword
 import re
 import sys
+import unicodedata
 
 # Jinja writes the answers here as one JSON string literal before the hook runs; unrendered, the
 # expression reads as a set of undefined names, so mypy checks everything but this line.
@@ -44,7 +45,8 @@ DEPENDENCY_MODULES = frozenset({
 OWNER = re.compile(r"^(team:[A-Za-z0-9_.\-]+|[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,7})$")
 KIND = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 REPOSITORY_URL = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]+)?(/[A-Za-z0-9._~\-]+)+/?$")
-BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")
+# Branch names that asset links (`<repository_url>/tree/<branch>/...`) carry unescaped.
+LINKABLE_BRANCH = re.compile(r"^[A-Za-z0-9._/\-]+$")
 SLUG = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?$")
 EXTRA_TARGETS = ("uv", "modal", "docker", "k8s")  # `subprocess` always ships
 STORAGES = ("sqlite", "postgres")  # the Dagster instance storage the generated repo is set up for
@@ -54,7 +56,16 @@ DEPLOYMENTS = ("local", "docker", "kubernetes")
 
 
 # Longer answers make paths and names no file system or reader copes with.
-MAX_LENGTH = {"company_name": 100, "project_name": 200, "project_slug": 100, "platform_package": 100}
+MAX_LENGTH = {"company_name": 100, "project_name": 200, "project_slug": 100, "platform_package": 100, "repository_branch": 200}
+# Characters that a reader does not see for what they are: line breaks and other controls (Cc, and
+# Unicode's own line and paragraph separators), and invisible formatting characters (Cf): the
+# bidirectional overrides and isolates that reorder what a README or pyproject.toml shows, the
+# zero-width ones that hide a difference between two names, the byte-order mark.
+LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+INVISIBLE = frozenset({"Cf"})
+# A ref's name is a file name under .git/refs/heads/ (plus `.lock` while git writes it), and most
+# file systems take at most 255 bytes per name.
+MAX_BRANCH_PART_BYTES = 250
 
 
 def shown(value: str) -> str:
@@ -62,14 +73,70 @@ def shown(value: str) -> str:
     return value if len(value) <= 60 else f"{value[:57]}..."
 
 
+def character_problem(answer: str, value: str) -> str | None:
+    """Why `value` cannot be shown as the text it is: a line break or control, or an invisible character."""
+    categories = [unicodedata.category(character) for character in value]
+    if "Cs" in categories:  # undecodable bytes of a command-line argument; no file can hold them
+        return f"{answer}: is not UTF-8 text"
+    if any(category in LINE_BREAKING for category in categories):
+        return f"{answer}: must be one line of text; it holds a line break or another control character"
+    for character, category in zip(value, categories):
+        if category in INVISIBLE:
+            name = unicodedata.name(character, "a format character")
+            return (
+                f"{answer}: holds the invisible character U+{ord(character):04X} ({name}), which makes the text "
+                "read differently from what it is; type the answer again without it"
+            )
+    return None
+
+
+def branch_problem(branch: str) -> str | None:
+    """Why git would refuse `branch` as a branch name (`git check-ref-format --branch`), without git.
+
+    The rules of git-check-ref-format(1), for a name under refs/heads/; None when git takes it.
+    """
+    if not branch:
+        return "must not be empty; e.g. `main`"
+    if branch.startswith("-"):
+        return "starts with `-`, which git would read as an option"
+    if branch in ("HEAD", "@"):
+        return f"is `{branch}`, which git keeps for itself"
+    for sequence in ("..", "@{", "//"):
+        if sequence in branch:
+            return f"holds `{sequence}`"
+    for character in branch:
+        if character == " ":
+            return "holds a space"
+        if character in "~^:?*[\\":
+            return f"holds `{character}`"
+        if ord(character) < 32 or ord(character) == 127:
+            return "holds a control character"
+    if branch.startswith("/") or branch.endswith("/"):
+        return "starts or ends with `/`"
+    if branch.endswith("."):
+        return "ends with `.`"
+    parts = branch.split("/")
+    if any(part.startswith(".") for part in parts):
+        return "has a part that starts with `.`"
+    if any(part.endswith(".lock") for part in parts):
+        return "has a part that ends with `.lock`"
+    if any(len(part.encode("utf-8")) > MAX_BRANCH_PART_BYTES for part in parts):
+        return f"has a part longer than {MAX_BRANCH_PART_BYTES} bytes, more than a file name may hold"
+    return None
+
+
 def problems(answers: dict) -> list[str]:
     found = []
+    unreadable = set()
     for answer, value in answers.items():
-        if not answer.startswith("_") and isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
-            found.append(f"{answer}: must be one line of text; it holds a line break or another control character")
+        problem = character_problem(answer, value) if not answer.startswith("_") and isinstance(value, str) else None
+        if problem:
+            found.append(problem)
+            unreadable.add(answer)
     for answer, limit in MAX_LENGTH.items():
         if len(answers[answer]) > limit:
             found.append(f"{answer}: `{shown(answers[answer])}` is {len(answers[answer]):,} characters long; at most {limit}")
+            unreadable.add(answer)
     if not answers["project_name"].strip():
         found.append("project_name: must not be empty")
     if not SLUG.match(answers["project_slug"]):
@@ -118,8 +185,16 @@ def problems(answers: dict) -> list[str]:
     url = answers["repository_url"].strip()
     if url and not REPOSITORY_URL.match(url):
         found.append(f"repository_url: `{url}` must be an https:// address such as https://github.com/acme/data-platform, or empty")
-    if url and not BRANCH.match(answers["repository_branch"]):
-        found.append(f"repository_branch: `{answers['repository_branch']}` is not a git branch name")
+    branch = answers["repository_branch"]
+    if "repository_branch" not in unreadable:
+        problem = branch_problem(branch)
+        if problem:
+            found.append(f"repository_branch: `{shown(branch)}` is not a git branch name: it {problem}")
+        elif url and not LINKABLE_BRANCH.match(branch):
+            found.append(
+                f"repository_branch: `{shown(branch)}` must use only letters, digits, `.`, `_`, `-` and `/`, "
+                "as the asset links to repository_url carry it"
+            )
     return found
 
 

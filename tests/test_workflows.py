@@ -91,6 +91,62 @@ def test_every_action_is_pinned_by_commit_sha_and_both_workflows_pin_it_alike(tm
     assert {"actions/checkout", "actions/setup-python"} <= set(template_pins)
 
 
+# Writes a job may hold, with the reason; none yet. Every other job reads at most.
+WRITES_ALLOWED: dict[tuple[str, str], set[str]] = {}
+
+
+def permission_problems(path: Path) -> list[str]:
+    """Where a workflow grants more than its jobs need, or leaves the token where a script can read it.
+
+    The token's default permissions are the repository's setting, often write to everything: a
+    workflow grants nothing at the top (`permissions: {}`) and each job what it needs (`contents:
+    read` to check out). actions/checkout writes the token into .git/config unless told not to,
+    and the jobs then run the pull request's own scripts (`make test`).
+    """
+    workflow = yaml.safe_load(path.read_text())
+    found = [] if workflow.get("permissions") == {} else [f"{path.name}: declare `permissions: {{}}` at the top"]
+    for name, job in workflow["jobs"].items():
+        permissions = job.get("permissions")
+        if not isinstance(permissions, dict):
+            found.append(f"{path.name}: job `{name}` declares no `permissions:` of its own")
+            continue
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        if writes - WRITES_ALLOWED.get((path.name, name), set()):
+            found.append(f"{path.name}: job `{name}` may write {sorted(writes)}")
+        checkouts = [step for step in job.get("steps", []) if str(step.get("uses", "")).startswith("actions/checkout@")]
+        if checkouts and permissions.get("contents") not in ("read", "write"):
+            found.append(f"{path.name}: job `{name}` checks out without `contents: read`")
+        for step in checkouts:
+            if (step.get("with") or {}).get("persist-credentials") is not False:
+                found.append(f"{path.name}: job `{name}` checks out without `persist-credentials: false`")
+    return found
+
+
+def test_every_job_of_every_workflow_holds_only_the_permissions_it_needs(tmp_path: Path):
+    template, baked = workflows_of_the_template_and_a_bake(tmp_path)
+    assert [path.name for path in baked] == ["checks.yml"]
+    assert [problem for path in [*template, *baked] for problem in permission_problems(path)] == []
+
+
+def test_a_workflow_that_grants_too_much_is_found(tmp_path: Path):
+    workflow = tmp_path / "loose.yml"
+    workflow.write_text(
+        "permissions:\n  contents: write\njobs:\n"
+        "  tests:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5 # v4.3.1\n"
+        "      - run: make test\n"
+        "  comment:\n    permissions:\n      pull-requests: write\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5 # v4.3.1\n"
+        "        with:\n          persist-credentials: false\n"
+    )
+    assert permission_problems(workflow) == [
+        "loose.yml: declare `permissions: {}` at the top",
+        "loose.yml: job `tests` declares no `permissions:` of its own",
+        "loose.yml: job `comment` may write ['pull-requests']",
+        "loose.yml: job `comment` checks out without `contents: read`",
+    ]
+
+
 def test_a_tag_pinned_action_is_found(tmp_path: Path):
     workflow = tmp_path / "tagged.yml"
     workflow.write_text(
