@@ -11,6 +11,7 @@ import dagster as dg
 
 from nope import NopeProject
 from nope.pipes_limits import MAX_LOG_BYTES, MAX_LOG_MESSAGE_BYTES, MAX_METADATA_ENTRIES
+from nope.pipes_messages import MAX_LINE_WARNINGS
 
 from conftest import materialize
 
@@ -55,3 +56,26 @@ def test_metadata_and_logs_of_one_step_are_bounded_and_what_was_dropped_is_said(
     assert f"{100_000 - MAX_METADATA_ENTRIES + 1:,} metadata entries dropped" in notes[0]
     assert "`too_big`" in notes[0]
     assert f"{100 - len(logged):,} log messages dropped" in notes[0]
+
+
+WRITES_GARBAGE_IN_A_LOOP = """
+import os
+from dagster_pipes import decode_param, open_dagster_pipes
+
+with open_dagster_pipes() as pipes:
+    with open(decode_param(os.environ["DAGSTER_PIPES_MESSAGES"])["path"], "a") as messages:
+        messages.write("garbage\\n" * 100_000)
+    pipes.report_asset_materialization(metadata={"after": "kept"})
+"""
+
+
+def test_a_flood_of_bad_lines_names_the_first_few_and_counts_the_rest(make_defs, instance):
+    defs_path = make_defs({"g/garbage.py": WRITES_GARBAGE_IN_A_LOOP, "g/garbage.yaml": "target: subprocess\n"})
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
+    assert result.success
+    messages = [record.event_log_entry.user_message for record in instance.get_records_for_run(result.run_id).records]
+    named = [message for message in messages if "of the script's Pipes messages was skipped" in message]
+    assert [message.split(" of ")[0] for message in named] == [f"[pipes] line {n}" for n in range(2, 2 + MAX_LINE_WARNINGS)]
+    assert f"[pipes] {100_000 - MAX_LINE_WARNINGS:,} more lines of the script's Pipes messages were skipped." in messages
+    materialization = instance.get_latest_materialization_event(dg.AssetKey(["g", "garbage"]))
+    assert materialization is not None and "after" in materialization.asset_materialization.metadata

@@ -393,13 +393,20 @@ def test_forward_stdio_decides_whether_output_reaches_the_processs_stdio(client_
 
 # --- one bad line in the messages file ------------------------------------------------------
 
-BAD_LINES = {
-    "not_json": "messages.write('this is not JSON\\n')",
-    "partial": "messages.write('{\"__dagster_pipes_version\": \"0.1\", \"method\": \"log\", \"par\\n')",
+BAD_LINES = {  # case: (what the script writes to the messages file, why ours says it skipped the line)
+    "not_json": ("messages.write('this is not JSON\\n')", "it is not JSON"),
+    "partial": ("messages.write('{\"__dagster_pipes_version\": \"0.1\", \"method\": \"log\", \"par\\n')", "it is not JSON"),
     # 50 MB of metadata takes a while to write: the reader sees its first half before the rest.
-    "huge": """line = json.dumps({"__dagster_pipes_version": "0.1", "method": "report_asset_materialization",
+    "huge": (
+        """line = json.dumps({"__dagster_pipes_version": "0.1", "method": "report_asset_materialization",
         "params": {"asset_key": "foo", "data_version": None, "metadata": {"huge": "x" * 50_000_000}}}) + "\\n"
     messages.write(line[:25_000_000]); messages.flush(); time.sleep(0.5); messages.write(line[25_000_000:])""",
+        f"it is longer than {MAX_MESSAGE_BYTES:,} bytes",
+    ),
+    "refused": (
+        "messages.write('{\"__dagster_pipes_version\": \"0.1\", \"method\": \"no_such_method\", \"params\": {}}\\n')",
+        "Dagster refused its `no_such_method` message",
+    ),
 }
 
 WRITES_A_BAD_LINE_THEN_REPORTS = """
@@ -420,7 +427,8 @@ with open_dagster_pipes() as pipes:  # line 1 of the messages file: `opened`
 def test_one_bad_line_loses_every_later_message_with_dagsters_client_and_only_itself_with_ours(
     client_class, write_script, instance, case
 ):
-    bad_line = textwrap.indent(BAD_LINES[case], " " * 4)
+    bad_line, reason = BAD_LINES[case]
+    bad_line = textwrap.indent(bad_line, " " * 4)
     command = write_script(WRITES_A_BAD_LINE_THEN_REPORTS.format(bad_line=bad_line))
 
     @dg.asset(check_specs=[dg.AssetCheckSpec("rows", asset="foo")])
@@ -446,10 +454,7 @@ def test_one_bad_line_loses_every_later_message_with_dagsters_client_and_only_it
     assert check[0].status.value == "SUCCEEDED"
     skipped = [message for message in messages if "line 2 of the script's Pipes messages" in message]
     assert len(skipped) == 1, messages
-    if case == "huge":
-        assert f"longer than {MAX_MESSAGE_BYTES:,} bytes" in skipped[0]
-    else:
-        assert "not JSON" in skipped[0]
+    assert reason in skipped[0]
 
 
 # --- a background child that keeps stderr open ------------------------------------------------
