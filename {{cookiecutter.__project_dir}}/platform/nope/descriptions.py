@@ -34,7 +34,7 @@ FENCE_LANGUAGES = {".py": "python", ".sh": "bash", ".r": "r", ".js": "javascript
 _WHOLE_FILE = "the whole file opens from the asset's `script` source link"
 
 
-def description_limit(asset_count: int) -> int:
+def limit_per_asset(asset_count: int) -> int:
     """How many characters each asset of a manifest with `asset_count` assets may describe itself in."""
     return min(MAX_ASSET_DESCRIPTION_CHARS, MAX_MANIFEST_DESCRIPTION_CHARS // max(asset_count, 1))
 

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from nope.descriptions import FENCE_LANGUAGES, asset_description, description_limit
+from nope.descriptions import FENCE_LANGUAGES, asset_description, limit_per_asset
 from nope.models import AssetFields, Automation, CheckFields, ManifestFields, Retries, TargetFields, default_asset_key
 from nope.problems import NopeManifestError, Problem
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, read_regular_file, real_path_of
@@ -150,7 +150,7 @@ class NopeInvocationTargetManifest:
     @cached_property
     def description_limit(self) -> int:
         """Characters each of its assets' descriptions may hold: the manifest's assets share a budget."""
-        return description_limit(len(self.values.assets or [self.name]))
+        return limit_per_asset(len(self.values.assets or [self.name]))
 
     @cached_property
     def source_language(self) -> str:
