@@ -4,7 +4,8 @@
 Re-expressed from Dagster's `dagster_tests/execution_tests/pipes_tests/test_subprocess.py` and
 `test_log_writer.py`: every test takes `client_class` and must pass with both, so the
 platform's client is a drop-in replacement (what it adds is tested in test_process_tree.py
-and test_targets.py). Scripts are written to files and run as real subprocesses.
+and test_targets.py). Scripts are written to files and run as real subprocesses. Where ours is
+meant to do better (a bad line in the messages file), the test asserts what each client does.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the ops' annotations as types
@@ -27,11 +28,12 @@ import pytest
 from dagster._core.errors import DagsterPipesExecutionError  # no public API: see above
 from dagster_pipes import DagsterPipesError
 
+from nope.pipes_messages import MAX_MESSAGE_BYTES
 from nope.subprocess_client import NopeSubprocessClient
 
 from conftest import REPO_ROOT, wait_for_file, wait_until_gone
 
-CLIENTS = {"dagster": dg.PipesSubprocessClient, "nope": NopeSubprocessClient}
+CLIENTS: dict[str, type[dg.PipesSubprocessClient]] = {"dagster": dg.PipesSubprocessClient, "nope": NopeSubprocessClient}
 
 
 @pytest.fixture(params=list(CLIENTS))
@@ -387,6 +389,72 @@ def test_forward_stdio_decides_whether_output_reaches_the_processs_stdio(client_
     captured = capfd.readouterr()
     assert ("to stdout" in captured.out) is forward_stdio
     assert ("to stderr" in captured.err) is forward_stdio
+
+
+# --- one bad line in the messages file ------------------------------------------------------
+
+BAD_LINES = {  # case: (what the script writes to the messages file, why ours says it skipped the line)
+    "not_json": ("messages.write('this is not JSON\\n')", "it is not JSON"),
+    "partial": ("messages.write('{\"__dagster_pipes_version\": \"0.1\", \"method\": \"log\", \"par\\n')", "it is not JSON"),
+    # 50 MB of metadata takes a while to write: the reader sees its first half before the rest.
+    "huge": (
+        """line = json.dumps({"__dagster_pipes_version": "0.1", "method": "report_asset_materialization",
+        "params": {"asset_key": "foo", "data_version": None, "metadata": {"huge": "x" * 50_000_000}}}) + "\\n"
+    messages.write(line[:25_000_000]); messages.flush(); time.sleep(0.5); messages.write(line[25_000_000:])""",
+        f"it is longer than {MAX_MESSAGE_BYTES:,} bytes",
+    ),
+    "refused": (
+        "messages.write('{\"__dagster_pipes_version\": \"0.1\", \"method\": \"no_such_method\", \"params\": {}}\\n')",
+        "Dagster refused its `no_such_method` message",
+    ),
+}
+
+WRITES_A_BAD_LINE_THEN_REPORTS = """
+import json, os, time
+from dagster_pipes import decode_param, open_dagster_pipes
+
+with open_dagster_pipes() as pipes:  # line 1 of the messages file: `opened`
+    with open(decode_param(os.environ["DAGSTER_PIPES_MESSAGES"])["path"], "a") as messages:
+    {bad_line}
+    pipes.log.info("after the bad line")
+    pipes.report_asset_check("rows", passed=True)
+    pipes.report_asset_materialization(metadata={{"after": "kept"}})
+"""
+
+
+@pytest.mark.parametrize("case", list(BAD_LINES))
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # Dagster's reader thread dying
+def test_one_bad_line_loses_every_later_message_with_dagsters_client_and_only_itself_with_ours(
+    client_class, write_script, instance, case
+):
+    bad_line, reason = BAD_LINES[case]
+    bad_line = textwrap.indent(bad_line, " " * 4)
+    command = write_script(WRITES_A_BAD_LINE_THEN_REPORTS.format(bad_line=bad_line))
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("rows", asset="foo")])
+    def foo(context: dg.AssetExecutionContext, client: dg.PipesSubprocessClient):
+        return client.run(command=command, context=context).get_results()
+
+    result = materialize_with([foo], client_class(), instance, raise_on_error=False)
+    messages = [record.event_log_entry.user_message for record in instance.get_records_for_run(result.run_id).records]
+    materialization = instance.get_latest_materialization_event(foo.key)
+    if client_class is dg.PipesSubprocessClient:
+        # Dagster's reader thread dies on the line: the log, the check and the metadata after it are lost.
+        assert any("framework exception occurred in PipesFileMessageReader" in message for message in messages)
+        assert not any("after the bad line" in message for message in messages)
+        assert not result.success
+        assert materialization is None or "after" not in materialization.asset_materialization.metadata
+        return
+    assert result.success
+    assert any("after the bad line" in message for message in messages)
+    assert materialization is not None
+    assert materialization.asset_materialization.metadata["after"] == dg.TextMetadataValue("kept")
+    assert "huge" not in materialization.asset_materialization.metadata
+    check = instance.event_log_storage.get_asset_check_execution_history(dg.AssetCheckKey(foo.key, "rows"), limit=1)
+    assert check[0].status.value == "SUCCEEDED"
+    skipped = [message for message in messages if "line 2 of the script's Pipes messages" in message]
+    assert len(skipped) == 1, messages
+    assert reason in skipped[0]
 
 
 # --- a background child that keeps stderr open ------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from nope.descriptions import bounded_text
 from nope.models import RESERVED_GROUP, Automation, CronAutomation, Retries
 from nope.problems import NopeManifestError, Problem
 from nope.target_checks import kinds_and_tags
@@ -68,7 +69,7 @@ def build_assets_definition(target: NopeInvocationTarget, publications: Publicat
         name=target.op_name,
         specs=specs,
         check_specs=check_specs,
-        description=manifest.description,
+        description=bounded_text(manifest.description),  # the op's: bounded as the assets' are
         required_resource_keys=set(resource_keys),
         partitions_def=publications.partitions[manifest.partitions] if manifest.partitions else None,
         retry_policy=_retry_policy(manifest.retries),

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from nope.descriptions import FENCE_LANGUAGES, asset_description, limit_per_asset
 from nope.models import AssetFields, Automation, CheckFields, ManifestFields, Retries, TargetFields, default_asset_key
 from nope.problems import NopeManifestError, Problem
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, read_regular_file, real_path_of
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from nope.yaml_reader import YamlDocument
 
 FieldsT = TypeVar("FieldsT", bound=TargetFields)
-
-# Fenced-code languages for the script source shown in the asset description.
-_FENCE_LANGUAGE = {".py": "python", ".sh": "bash", ".r": "r", ".js": "javascript", ".sql": "sql", ".ts": "typescript"}
 
 
 @dataclass(frozen=True)
@@ -151,12 +148,14 @@ class NopeInvocationTargetManifest:
         return self.script_bytes.decode("utf-8", errors="replace")
 
     @cached_property
-    def fenced_source(self) -> str:
-        """The script's full source as a Markdown code block, for asset descriptions."""
-        language = _FENCE_LANGUAGE.get(self.script_path.suffix.lower(), "")
-        source = self.script_source.rstrip()
-        fence = "`" * max(3, _longest_backtick_run(source) + 1)  # a fence the source cannot close
-        return f"{fence}{language}\n{source}\n{fence}"
+    def description_limit(self) -> int:
+        """Characters each of its assets' descriptions may hold: the manifest's assets share a budget."""
+        return limit_per_asset(len(self.values.assets or [self.name]))
+
+    @cached_property
+    def source_language(self) -> str:
+        """The script's language, for the code block that shows it in descriptions."""
+        return FENCE_LANGUAGES.get(self.script_path.suffix.lower(), "")
 
     @cached_property
     def code_version(self) -> str:
@@ -252,15 +251,16 @@ class NopeAssetManifest:
 
     @property
     def description(self) -> str:
-        """The manifest's description, then the script's full source in a fenced code block."""
-        fenced = self.target_manifest.fenced_source
-        written = self._value("description")
-        return f"{written}\n\n{fenced}" if written else fenced
+        """The manifest's description, then the script's source in a fenced code block, bounded
+        (`descriptions.py`: Dagster copies every description into the code location's snapshot)."""
+        manifest = self.target_manifest
+        return asset_description(
+            self._value("description"),
+            manifest.script_source,
+            language=manifest.source_language,
+            limit=manifest.description_limit,
+        )
 
     @property
     def code_version(self) -> str:
         return self.target_manifest.code_version
-
-
-def _longest_backtick_run(text: str) -> int:
-    return max((len(run) for run in re.findall(r"`+", text)), default=0)

@@ -10,7 +10,9 @@ Dagster's `run` (same parameters, same environment precedence, same exception ty
   cancel, the death of the run's process, and when the script exits (what it left in the
   background is stopped, and `run` returns as soon as the script is done);
 - `inherit_environment=False`: the script gets only the `env` given (targets pass the
-  platform's minimal environment, `script_environment.py`), not the whole of `os.environ`.
+  platform's minimal environment, `script_environment.py`), not the whole of `os.environ`;
+- its default message reader skips a bad line of Pipes messages instead of losing every later
+  one, and bounds what a step's messages add to the event log (`pipes_messages.py`).
 
 It follows `PipesSubprocessClient.run` of Dagster 1.13.27; `tests/test_pipes_parity.py`
 fails when the installed Dagster's signature differs, and runs Dagster's own subprocess
@@ -27,6 +29,7 @@ import signal
 import subprocess
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 
@@ -34,6 +37,7 @@ import dagster as dg
 # name for it, and code that catches it around `run()` must keep catching ours.
 from dagster._core.errors import DagsterPipesExecutionError  # no public API: see above
 
+from nope.pipes_messages import NopeMessageReader
 from nope.process_tree import ParentProcessGone, ScriptProcess
 from nope.script_output import StderrReader
 
@@ -48,8 +52,19 @@ class NopeSubprocessClient(dg.PipesSubprocessClient):
 
     `termination_timeout_seconds` (Dagster's, default 20) is the grace period between SIGTERM
     and SIGKILL whenever a script's tree is stopped. `forward_termination=False` does not
-    leave the tree running: it always ends with the step.
+    leave the tree running: it always ends with the step. Without a `message_reader`, messages
+    are read by `NopeMessageReader`.
     """
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        context_injector: dg.PipesContextInjector | None = None,
+        message_reader: dg.PipesMessageReader | None = None,
+        **options: Any,  # Dagster's other keyword arguments (forward_stdio, termination_timeout_seconds, ...)
+    ):
+        super().__init__(env, cwd, context_injector, message_reader or NopeMessageReader(), **options)
 
     def run(  # type: ignore[override]  # Dagster's parameters, plus two keyword-only additions
         self,
