@@ -106,6 +106,9 @@ CRON_PATTERN = r"^\S+(\s+\S+){4}$"
 POOL_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 KIND_PATTERN = r"^[A-Za-z0-9_.\-]{1,63}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+LOADER_VARIABLE_PREFIXES = ("LD_", "DYLD_")
+"""The dynamic loader's variables (Linux, macOS): set for a script, they would load code into it and
+into whatever else starts with its environment."""
 
 
 def _number_as_text(value: Any) -> Any:
@@ -218,7 +221,8 @@ class TargetFields(NopeModel):
     args: list[Text] = Field(default_factory=list, description="Extra command-line arguments for the script.")
     env: dict[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)], Text] = Field(
         default_factory=dict,
-        description="Extra environment variables; `${VAR}` in a value is replaced by the platform's `VAR`.",
+        description="Extra environment variables; `${VAR}` in a value is replaced by the platform's `VAR`. "
+        "Not `LD_*` or `DYLD_*`, which change how programs load.",
     )
     timeout: float | None = Field(
         None, gt=0, description="Seconds the script may run; past that it is stopped and the run fails."
@@ -234,6 +238,11 @@ class TargetFields(NopeModel):
     @classmethod
     def _env_references_are_well_formed(cls, env: dict[str, str]) -> dict[str, str]:
         for name, value in env.items():
+            if name.startswith(LOADER_VARIABLE_PREFIXES):
+                raise ValueError(
+                    f"`{name}`: variables named `LD_*` or `DYLD_*` change how programs load (which libraries "
+                    "run inside them); a manifest may not set them. Ask the platform owner if a script needs one."
+                )
             if not Template(value).is_valid():
                 raise ValueError(f"`{name}`: write `${{VAR}}` to use a platform variable and `$$` for a literal `$`")
         return env

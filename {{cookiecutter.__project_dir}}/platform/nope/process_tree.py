@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,34 @@ class ParentProcessGone(Exception):
         self.parent_pid = parent_pid
 
 
+def platform_executable(program: str) -> str:
+    """`program` found on the platform's own PATH, or as given when it names a path or is not there.
+
+    The script's environment (a manifest's `env: {PATH: ...}`) must not decide which `bash` or
+    `Rscript` the platform starts: the supervisor runs this file, not a lookup on the script's PATH.
+    """
+    if os.sep in program:
+        return program
+    return shutil.which(program) or program
+
+
+def launch_message(executable: str, env: Mapping[str, str]) -> bytes:
+    """What the supervisor reads from its pipe: the program, then each `NAME=value`, NUL-separated."""
+    return b"\0".join([os.fsencode(executable), *(os.fsencode(f"{name}={value}") for name, value in env.items())])
+
+
+def _send(pipe: int, message: bytes) -> None:
+    """Write `message` to the supervisor and close the pipe. A supervisor that died before
+    reading it is reported by its exit, as any other death."""
+    try:
+        while message:
+            message = message[os.write(pipe, message) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(pipe)
+
+
 class ScriptProcess:
     """A command running under its supervisor, as the leader of a new session and process group."""
 
@@ -54,14 +83,23 @@ class ScriptProcess:
         argv = [command] if isinstance(command, str) else list(command)
         self.grace_seconds = grace_seconds
         self._parent_pid = os.getppid()
-        self.supervisor = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", "--", *argv],
-            cwd=cwd,
-            env=dict(env),
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
+        supervisor_reads, step_writes = os.pipe()
+        try:
+            self.supervisor = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", str(supervisor_reads), "--", *argv],
+                cwd=cwd,
+                env={},  # the supervisor needs none: the script's environment goes over the pipe, to the script only
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                pass_fds=(supervisor_reads,),
+            )
+        except BaseException:
+            os.close(step_writes)
+            raise
+        finally:
+            os.close(supervisor_reads)
+        _send(step_writes, launch_message(platform_executable(argv[0]), env))
 
     @property
     def pid(self) -> int:

@@ -1,7 +1,7 @@
 """The small process between a step and a practitioner's script: it makes the script's tree end.
 
 `process_tree.start` runs this file with the platform's Python (`python -I -S supervisor.py
-<step pid> <grace seconds> -- <command>...`), in a session and process group of its own. It
+<step pid> <grace seconds> <pipe> -- <command>...`), in a session and process group of its own. It
 starts the script in that group and waits. Whatever ends, the whole tree ends with it:
 
 - the script exits: what it left running in the background is stopped, so nothing outlives
@@ -21,6 +21,7 @@ nothing from the platform's environment or the script's.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
 import subprocess
@@ -40,7 +41,7 @@ class _StopRequested(Exception):
 
 
 def main(argv: list[str]) -> int:
-    step_pid, grace, command = int(argv[0]), float(argv[1]), argv[3:]
+    step_pid, grace, launch_pipe, command = int(argv[0]), float(argv[1]), int(argv[2]), argv[4:]
     if ON_LINUX:
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> int:
     if os.getppid() != step_pid:  # the step died before the death signal was armed
         return 128 + signal.SIGTERM
     try:
-        script = subprocess.Popen(command, preexec_fn=_die_with_supervisor)
+        executable, env = _read_launch(launch_pipe)
+        script = subprocess.Popen(command, executable=_found(executable), env=env, preexec_fn=_die_with_supervisor)
         returncode = script.wait()
     except _StopRequested:
         end_tree(grace)
@@ -62,6 +64,28 @@ def main(argv: list[str]) -> int:
         signal.signal(-returncode, signal.SIG_DFL)
         os.kill(os.getpid(), -returncode)
     return returncode if returncode >= 0 else 128 - returncode
+
+def _read_launch(pipe: int) -> tuple[bytes, dict[bytes, bytes]]:
+    """What the step sends over the pipe (`process_tree.launch_message`): the program to run and
+    the script's environment, NUL-separated.
+
+    Not this process's own environment: that is empty, so that nothing meant for the script
+    (a manifest's `env:`) changes how this Python starts, and no secret sits in it.
+    """
+    with open(pipe, "rb") as stream:
+        executable, *variables = stream.read().split(b"\0")
+    return executable, dict(variable.split(b"=", 1) for variable in variables)
+
+
+def _found(executable: bytes) -> bytes:
+    """The step resolved the program on the platform's PATH; a bare name here was not found there.
+
+    Looked up again, it would be found on the script's own PATH, which must not choose it.
+    """
+    if os.fsencode(os.sep) not in executable:
+        raise FileNotFoundError(errno.ENOENT, "not found on the platform's PATH")
+    return executable
+
 
 def end_tree(grace: float) -> None:
     """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left."""
