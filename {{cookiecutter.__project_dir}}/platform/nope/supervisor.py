@@ -88,40 +88,43 @@ def _found(executable: bytes) -> bytes:
 
 
 def end_tree(grace: float) -> None:
-    """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left."""
+    """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left.
+
+    A process that appears during the grace period (a clean-up the script starts on SIGTERM)
+    gets its SIGTERM as it is found: otherwise it would hold the stop for the whole period.
+    """
     for stop_signal in STOP_SIGNALS:  # from here on, signals aimed at the tree are not for us
         signal.signal(stop_signal, signal.SIG_IGN)
-    if not _tree():  # the usual end: the script left nothing behind, and one look at /proc says so
+    if not ON_LINUX:  # elsewhere only the group is known, and there is no /proc to follow it
+        os.killpg(os.getpgrp(), signal.SIGTERM)
         return
-    _signal_tree(signal.SIGTERM)
+    members = _tree()  # the usual end: the script left nothing behind, and one look at /proc says so
+    asked: set[tuple[int, int]] = set()
     deadline = time.monotonic() + grace
-    while _tree() and time.monotonic() < deadline:
+    while members and time.monotonic() < deadline:
+        for pid, _ in members - asked:
+            _kill(pid, signal.SIGTERM)
+        asked |= members
         time.sleep(POLL_SECONDS)
+        members = _tree()
     for _ in range(KILL_ROUNDS):
-        if not _tree():
+        if not members:
             return
-        _signal_tree(signal.SIGKILL)
+        for pid, _ in members:
+            _kill(pid, signal.SIGKILL)
         time.sleep(POLL_SECONDS / 10)
+        members = _tree()
 
 
-def _signal_tree(signum: int) -> None:
-    if ON_LINUX:
-        for pid in _tree():
-            _kill(pid, signum)
-    elif signum != signal.SIGKILL:  # elsewhere only the group is known, and this process is in it
-        os.killpg(os.getpgrp(), signum)
+def _tree() -> set[tuple[int, int]]:
+    """Live processes of the tree, as (pid, start time in clock ticks), reaping ours (Linux).
 
-
-def _tree() -> list[int]:
-    """Live processes of the tree (Linux: group members and re-parented orphans), reaping ours.
-
-    Elsewhere there is no /proc to list them: the tree counts as gone at once.
+    The tree is the process group plus the orphans re-parented here. The start time tells a
+    process from a later one that reuses its pid.
     """
     _reap_exited_children()
-    if not ON_LINUX:
-        return []
     me, group = os.getpid(), os.getpgrp()
-    members = []
+    members = set()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -130,9 +133,9 @@ def _tree() -> list[int]:
                 fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:  # exited meanwhile
             continue
-        state, parent, process_group = fields[0], int(fields[1]), int(fields[2])
+        state, parent, process_group, started = fields[0], int(fields[1]), int(fields[2]), int(fields[19])
         if state not in (b"Z", b"X") and (process_group == group or parent == me):
-            members.append(int(entry.name))
+            members.add((int(entry.name), started))
     return members
 
 
