@@ -116,6 +116,23 @@ def test_a_child_that_leaves_the_process_group_is_stopped_too(make_defs, instanc
     assert wait_until_gone([escaped_pid]) == []
 
 
+KILLS_ITS_SUPERVISOR = """
+setsid sleep 600 &
+echo "$$ $!" > PIDS
+kill -9 $PPID
+sleep 600
+"""
+"""A script that starts a daemon in a session of its own, then kills the supervisor that would stop it."""
+
+
+def test_a_daemon_is_stopped_even_when_the_script_kills_its_supervisor(make_defs, instance, tmp_path, leftovers):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, KILLS_ITS_SUPERVISOR)
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path, resources=quick_client()), instance)
+    assert not result.success
+    script_pid, daemon_pid = read_pids(pids_file, leftovers)
+    assert wait_until_gone([script_pid, daemon_pid], deadline_seconds=5) == []
+
+
 CLEANS_UP_WITH_A_CHILD = """
 trap 'sleep 600; exit 0' TERM
 echo "$$" > PIDS

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from nope.orphan_adoption import OrphanAdoption
+
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 WATCH_SECONDS = 1.0
 """How often the step looks at its parent while the script runs."""
@@ -83,6 +85,7 @@ class ScriptProcess:
         argv = [command] if isinstance(command, str) else list(command)
         self.grace_seconds = grace_seconds
         self._parent_pid = os.getppid()
+        self._orphans = OrphanAdoption()
         supervisor_reads, step_writes = os.pipe()
         try:
             self.supervisor = subprocess.Popen(
@@ -96,9 +99,11 @@ class ScriptProcess:
             )
         except BaseException:
             os.close(step_writes)
+            self._orphans.end(sweep=False)
             raise
         finally:
             os.close(supervisor_reads)
+        self._orphans.watch(self.supervisor.pid)
         _send(step_writes, launch_message(platform_executable(argv[0]), env))
 
     @property
@@ -117,7 +122,10 @@ class ScriptProcess:
             while True:
                 left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
                 if self._exited_within(pidfd, max(left, 0)):
-                    return self.supervisor.wait()
+                    returncode = self.supervisor.wait()
+                    if returncode >= 0:  # the supervisor ended the tree itself
+                        self._orphans.end(sweep=False)
+                    return returncode
                 if self._parent_pid != 1 and os.getppid() != self._parent_pid:
                     raise ParentProcessGone(self._parent_pid)
                 if deadline is not None and time.monotonic() >= deadline:
@@ -164,14 +172,16 @@ class ScriptProcess:
         self.kill_group()
 
     def kill_group(self) -> None:
-        """SIGKILL whatever is left in the tree's process group, the supervisor included.
+        """SIGKILL whatever is left in the tree's process group, the supervisor included, and
+        what the tree left re-parented to this process (`orphan_adoption.py`).
 
         For when the supervisor could not clean up (it was killed with the script, e.g. by a
-        script that ran `kill -9 0`). The group's id stays reserved while any member lives, so
-        this cannot reach another group.
+        script that ran `kill -9 0` or `kill -9 $PPID`). The group's id stays reserved while any
+        member lives, so this cannot reach another group.
         """
         try:
             os.killpg(self.supervisor.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         self.supervisor.wait()
+        self._orphans.end(sweep=True)
