@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from nope.orphan_adoption import OrphanAdoption
+from nope.process_privacy import keep_this_process_private
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 WATCH_SECONDS = 1.0
@@ -85,6 +86,7 @@ class ScriptProcess:
         argv = [command] if isinstance(command, str) else list(command)
         self.grace_seconds = grace_seconds
         self._parent_pid = os.getppid()
+        keep_this_process_private()  # the step holds the platform's secrets; the script must not read them
         self._orphans = OrphanAdoption()
         supervisor_reads, step_writes = os.pipe()
         try:

@@ -29,6 +29,7 @@ import sys
 import time
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 POLL_SECONDS = 0.05
@@ -43,6 +44,7 @@ class _StopRequested(Exception):
 def main(argv: list[str]) -> int:
     step_pid, grace, launch_pipe, command = int(argv[0]), float(argv[1]), int(argv[2]), argv[4:]
     if ON_LINUX:
+        _prctl(PR_SET_DUMPABLE, 0)  # unreadable to the script (process_privacy.py says why)
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
     for stop_signal in STOP_SIGNALS:
