@@ -6,7 +6,6 @@ wrapper does when it is itself lost, in seconds.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

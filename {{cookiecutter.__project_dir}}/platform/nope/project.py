@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
-from nope.process_privacy import keep_this_process_private
 from nope.problems import NopeManifestError, Problem, did_you_mean
+from nope.process_privacy import keep_this_process_private
 from nope.run_scope import current_scope, pass_to_child_processes
 from nope.targets import NopeInvocationTarget, NopeSubprocessInvocationTarget
 
