@@ -1,8 +1,10 @@
 """A script's whole process tree, started and stopped as one, from the step's side.
 
 The script runs under `supervisor.py` (read it for what happens inside the tree). This
-module is what the step process does: start the supervisor in a session of its own, wait for
-it while watching a deadline and the step's own parent, and stop the tree when asked.
+module is what the step process does: start the supervisor in a session of its own (handing
+it the script's environment over a pipe, so that only the script runs with it), wait for it
+while watching a deadline and the step's own parent, and stop the tree when asked; and, should
+the supervisor be killed, stop what the tree left behind (`orphan_adoption.py`).
 
 Why watch the parent: with the multiprocess executor each step is a child of the run's
 process. When that process is killed outright (`kill -9`, the out-of-memory killer), run
@@ -88,10 +90,12 @@ class ScriptProcess:
         self._parent_pid = os.getppid()
         keep_this_process_private()  # the step holds the platform's secrets; the script must not read them
         self._orphans = OrphanAdoption()
+        launch = launch_message(platform_executable(argv[0]), env)
         supervisor_reads, step_writes = os.pipe()
+        supervisor_argv = [str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", str(supervisor_reads), "--", *argv]
         try:
             self.supervisor = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", str(supervisor_reads), "--", *argv],
+                [sys.executable, "-I", "-S", *supervisor_argv],
                 cwd=cwd,
                 env={},  # the supervisor needs none: the script's environment goes over the pipe, to the script only
                 stdout=stdout,
@@ -106,7 +110,7 @@ class ScriptProcess:
         finally:
             os.close(supervisor_reads)
         self._orphans.watch(self.supervisor.pid)
-        _send(step_writes, launch_message(platform_executable(argv[0]), env))
+        _send(step_writes, launch)
 
     @property
     def pid(self) -> int:

@@ -15,7 +15,8 @@ group plus every descendant that left it (`setsid`), found because this process 
 "child subreaper" (`PR_SET_CHILD_SUBREAPER`): orphans are re-parented here, not to init.
 
 Standard library only and run by path with `-I -S`: it starts in milliseconds and imports
-nothing from the platform's environment or the script's.
+nothing from the platform's environment or the script's. It starts with an empty environment;
+the script's comes over a pipe, with the program the step found on the platform's PATH.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> int:
         signal.signal(-returncode, signal.SIG_DFL)
         os.kill(os.getpid(), -returncode)
     return returncode if returncode >= 0 else 128 - returncode
+
 
 def _read_launch(pipe: int) -> tuple[bytes, dict[bytes, bytes]]:
     """What the step sends over the pipe (`process_tree.launch_message`): the program to run and
