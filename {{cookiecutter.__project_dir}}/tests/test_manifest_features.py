@@ -240,6 +240,12 @@ def test_group_defaults_apply_and_a_manifest_overrides_them(make_defs):
         ({"g/a.yaml": "target: subprocess\nenv: {X: 'cost in $'}\n"}, "defs/g/a.yaml:2:", "`X`: write `${VAR}`"),
         ({"g/a.yaml": "target: subprocess\nenv: {1BAD: x}\n"}, "defs/g/a.yaml:2:", "env"),
         (
+            {"g/a.yaml": "target: subprocess\nenv: {LD_PRELOAD: /tmp/x.so}\n"},
+            "defs/g/a.yaml:2:",
+            "`LD_PRELOAD`: variables named `LD_*` or `DYLD_*` change how programs load",
+        ),
+        ({"g/a.yaml": "target: subprocess\nenv: {DYLD_INSERT_LIBRARIES: x}\n"}, "defs/g/a.yaml:2:", "`DYLD_INSERT_LIBRARIES`"),
+        (
             {"g/a.yaml": "target: subprocess\nchecks:\n  - name: c\n    asset: nope\n"},
             "defs/g/a.yaml:4:",
             "check `c`: `nope` is not an asset of this manifest",

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,41 @@ def test_a_child_that_leaves_the_process_group_is_stopped_too(make_defs, instanc
     assert result.success
     _, escaped_pid = read_pids(pids_file, leftovers)
     assert wait_until_gone([escaped_pid]) == []
+
+
+KILLS_ITS_SUPERVISOR = """
+setsid sleep 600 &
+echo "$$ $!" > PIDS
+kill -9 $PPID
+sleep 600
+"""
+"""A script that starts a daemon in a session of its own, then kills the supervisor that would stop it."""
+
+
+def test_a_daemon_is_stopped_even_when_the_script_kills_its_supervisor(make_defs, instance, tmp_path, leftovers):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, KILLS_ITS_SUPERVISOR)
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path, resources=quick_client()), instance)
+    assert not result.success
+    script_pid, daemon_pid = read_pids(pids_file, leftovers)
+    assert wait_until_gone([script_pid, daemon_pid], deadline_seconds=5) == []
+
+
+CLEANS_UP_WITH_A_CHILD = """
+trap 'sleep 600; exit 0' TERM
+echo "$$" > PIDS
+while true; do sleep 0.2; done
+"""
+"""A script whose clean-up on SIGTERM starts a process that would run on (an upload that hangs)."""
+
+
+def test_a_process_started_after_the_stop_began_is_asked_to_stop_too(make_defs, instance, tmp_path, leftovers):
+    defs_path, pids_file = scratch_defs(make_defs, tmp_path, CLEANS_UP_WITH_A_CHILD, manifest="timeout: 1\n")
+    started = time.monotonic()
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)  # a grace period of 20 s
+    took = time.monotonic() - started
+    read_pids(pids_file, leftovers)
+    assert "did not finish within 1 seconds" in step_failure_text(result)
+    assert took < 10, f"the stop took {took:.1f} s: the clean-up's `sleep` waited for the whole grace period"
 
 
 # --- the run's process: cancelled, or killed outright --------------------------------------

@@ -118,3 +118,41 @@ def test_dagsters_own_client_still_runs_scripts_and_says_what_it_cannot_do(make_
     logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any("is not the platform's NopeSubprocessClient: the script sees the platform's whole environment" in line for line in logs)
     assert "DAGSTER_PIPES_CONTEXT" in json.loads(out.read_text())["env"]
+
+
+class LoaderDebugTarget(NopeSubprocessInvocationTarget):
+    """A target whose scripts get `LD_DEBUG`: glibc's loader then writes `<LD_DEBUG_OUTPUT>.<pid>` for
+    every process started with it, which shows which processes ran with the script's environment."""
+
+    loader_log = ""
+
+    def environment(self, context: dg.AssetExecutionContext) -> dict[str, str]:
+        return {**super().environment(context), "LD_DEBUG": "libs", "LD_DEBUG_OUTPUT": self.loader_log}
+
+
+def test_the_scripts_environment_reaches_the_script_only_not_the_platforms_supervisor(make_defs, instance, tmp_path):
+    LoaderDebugTarget.loader_log = str(tmp_path / "loader" / "ld")
+    (tmp_path / "loader").mkdir()
+    pids = tmp_path / "pids"
+    defs_path = make_defs({"g/job.sh": f'echo "$$ $PPID" > {pids}\n', "g/job.yaml": "target: subprocess\n"})
+    result = materialize(project_with(LoaderDebugTarget).make_definitions(defs_path=defs_path), instance)
+    assert result.success
+    script_pid, supervisor_pid = pids.read_text().split()
+    loaded_with_the_scripts_environment = {path.suffix[1:] for path in (tmp_path / "loader").iterdir()}
+    assert script_pid in loaded_with_the_scripts_environment
+    assert supervisor_pid not in loaded_with_the_scripts_environment
+
+
+def test_a_manifests_path_does_not_choose_the_interpreter(make_defs, instance, tmp_path):
+    impostors = tmp_path / "impostors"
+    impostors.mkdir()
+    impostor = impostors / "bash"
+    impostor.write_text(f"#!/bin/sh\necho the impostor ran > {tmp_path / 'impostor_ran'}\n")
+    impostor.chmod(0o755)
+    path_seen = tmp_path / "path_seen"
+    manifest = f"target: subprocess\nenv:\n  PATH: '{impostors}:/usr/bin:/bin'\n"
+    defs_path = make_defs({"g/job.sh": f'echo "$PATH" > {path_seen}\n', "g/job.yaml": manifest})
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path), instance)
+    assert result.success
+    assert not (tmp_path / "impostor_ran").exists()  # the platform's bash ran the script
+    assert path_seen.read_text().strip() == f"{impostors}:/usr/bin:/bin"  # and the script sees the manifest's PATH

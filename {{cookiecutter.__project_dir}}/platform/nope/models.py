@@ -115,6 +115,9 @@ CRON_PATTERN = r"^\S+(\s+\S+){4}$"
 POOL_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 KIND_PATTERN = r"^[A-Za-z0-9_.\-]{1,63}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+LOADER_VARIABLE_PREFIXES = ("LD_", "DYLD_")
+"""The dynamic loader's variables (Linux, macOS): set for a script, they would load code into it and
+into whatever else starts with its environment."""
 
 
 def _number_as_text(value: Any) -> Any:
@@ -138,6 +141,11 @@ def _not_a_file_name_with_nul(script: str) -> str:
 
 def _env_references_are_well_formed(env: dict[str, str]) -> dict[str, str]:
     for name, value in env.items():
+        if name.startswith(LOADER_VARIABLE_PREFIXES):
+            raise ValueError(
+                f"`{name}`: variables named `LD_*` or `DYLD_*` change how programs load (which libraries "
+                "run inside them); a manifest may not set them. Ask the platform owner if a script needs one."
+            )
         if not Template(value).is_valid():
             raise ValueError(f"`{name}`: write `${{VAR}}` to use a platform variable and `$$` for a literal `$`")
     return env
@@ -280,7 +288,8 @@ class TargetFields(NopeModel):
     args: list[PassedText] = Field(default_factory=list, description="Extra command-line arguments for the script.")
     env: Env = Field(
         default_factory=dict,
-        description="Extra environment variables; `${VAR}` in a value is replaced by the platform's `VAR`.",
+        description="Extra environment variables; `${VAR}` in a value is replaced by the platform's `VAR`. "
+        "Not `LD_*` or `DYLD_*`, which change how programs load.",
     )
     timeout: TimeoutSeconds | None = Field(
         None,

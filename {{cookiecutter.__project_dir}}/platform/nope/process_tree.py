@@ -1,8 +1,10 @@
 """A script's whole process tree, started and stopped as one, from the step's side.
 
 The script runs under `supervisor.py` (read it for what happens inside the tree). This
-module is what the step process does: start the supervisor in a session of its own, wait for
-it while watching a deadline and the step's own parent, and stop the tree when asked.
+module is what the step process does: start the supervisor in a session of its own (handing
+it the script's environment over a pipe, so that only the script runs with it), wait for it
+while watching a deadline and the step's own parent, and stop the tree when asked; and, should
+the supervisor be killed, stop what the tree left behind (`orphan_adoption.py`).
 
 Why watch the parent: with the multiprocess executor each step is a child of the run's
 process. When that process is killed outright (`kill -9`, the out-of-memory killer), run
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +24,9 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
+
+from nope.orphan_adoption import OrphanAdoption
+from nope.process_privacy import keep_this_process_private
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 WATCH_SECONDS = 1.0
@@ -35,6 +41,34 @@ class ParentProcessGone(Exception):
     def __init__(self, parent_pid: int):
         super().__init__(f"the run's process (pid {parent_pid}) ended")
         self.parent_pid = parent_pid
+
+
+def platform_executable(program: str) -> str:
+    """`program` found on the platform's own PATH, or as given when it names a path or is not there.
+
+    The script's environment (a manifest's `env: {PATH: ...}`) must not decide which `bash` or
+    `Rscript` the platform starts: the supervisor runs this file, not a lookup on the script's PATH.
+    """
+    if os.sep in program:
+        return program
+    return shutil.which(program) or program
+
+
+def launch_message(executable: str, env: Mapping[str, str]) -> bytes:
+    """What the supervisor reads from its pipe: the program, then each `NAME=value`, NUL-separated."""
+    return b"\0".join([os.fsencode(executable), *(os.fsencode(f"{name}={value}") for name, value in env.items())])
+
+
+def _send(pipe: int, message: bytes) -> None:
+    """Write `message` to the supervisor and close the pipe. A supervisor that died before
+    reading it is reported by its exit, as any other death."""
+    try:
+        while message:
+            message = message[os.write(pipe, message) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(pipe)
 
 
 class ScriptProcess:
@@ -54,14 +88,29 @@ class ScriptProcess:
         argv = [command] if isinstance(command, str) else list(command)
         self.grace_seconds = grace_seconds
         self._parent_pid = os.getppid()
-        self.supervisor = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", "--", *argv],
-            cwd=cwd,
-            env=dict(env),
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
+        keep_this_process_private()  # the step holds the platform's secrets; the script must not read them
+        self._orphans = OrphanAdoption()
+        launch = launch_message(platform_executable(argv[0]), env)
+        supervisor_reads, step_writes = os.pipe()
+        supervisor_argv = [str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", str(supervisor_reads), "--", *argv]
+        try:
+            self.supervisor = subprocess.Popen(
+                [sys.executable, "-I", "-S", *supervisor_argv],
+                cwd=cwd,
+                env={},  # the supervisor needs none: the script's environment goes over the pipe, to the script only
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                pass_fds=(supervisor_reads,),
+            )
+        except BaseException:
+            os.close(step_writes)
+            self._orphans.end(sweep=False)
+            raise
+        finally:
+            os.close(supervisor_reads)
+        self._orphans.watch(self.supervisor.pid)
+        _send(step_writes, launch)
 
     @property
     def pid(self) -> int:
@@ -79,7 +128,10 @@ class ScriptProcess:
             while True:
                 left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
                 if self._exited_within(pidfd, max(left, 0)):
-                    return self.supervisor.wait()
+                    returncode = self.supervisor.wait()
+                    if returncode >= 0:  # the supervisor ended the tree itself
+                        self._orphans.end(sweep=False)
+                    return returncode
                 if self._parent_pid != 1 and os.getppid() != self._parent_pid:
                     raise ParentProcessGone(self._parent_pid)
                 if deadline is not None and time.monotonic() >= deadline:
@@ -126,14 +178,16 @@ class ScriptProcess:
         self.kill_group()
 
     def kill_group(self) -> None:
-        """SIGKILL whatever is left in the tree's process group, the supervisor included.
+        """SIGKILL whatever is left in the tree's process group, the supervisor included, and
+        what the tree left re-parented to this process (`orphan_adoption.py`).
 
         For when the supervisor could not clean up (it was killed with the script, e.g. by a
-        script that ran `kill -9 0`). The group's id stays reserved while any member lives, so
-        this cannot reach another group.
+        script that ran `kill -9 0` or `kill -9 $PPID`). The group's id stays reserved while any
+        member lives, so this cannot reach another group.
         """
         try:
             os.killpg(self.supervisor.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         self.supervisor.wait()
+        self._orphans.end(sweep=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
 from nope.problems import NopeManifestError, Problem, did_you_mean
+from nope.process_privacy import keep_this_process_private
 from nope.run_scope import current_scope, pass_to_child_processes
 from nope.targets import NopeInvocationTarget, NopeSubprocessInvocationTarget
 
@@ -110,6 +111,7 @@ class NopeProject:
         """
         from nope.asset_building import Publications
 
+        keep_this_process_private()  # it holds the platform's secrets, and will start scripts
         loaded = cls._load_what_this_process_needs(defs_path)
         platform_problems = cls.platform_problems(Path(defs_path).absolute().parent)
         if platform_problems:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -41,6 +42,8 @@ from dagster._core.launcher import CheckRunHealthResult, WorkerStatus  # no publ
 # build the run worker's command line from them, and no public API does.
 from dagster._grpc.types import ExecuteRunArgs  # no public API: see above
 
+from nope.process_privacy import keep_this_process_private
+
 # How much later than its own "started" record a run process may appear to have started:
 # the record is written after the process starts, and /proc's start time has tick granularity.
 START_TIME_SLACK_SECONDS = 1.0
@@ -48,6 +51,10 @@ START_TIME_SLACK_SECONDS = 1.0
 
 class NopeRunLauncher(dg.DefaultRunLauncher):
     """Runs each run as `dagster api execute_run` on this machine, with a health check of its process."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        keep_this_process_private()  # the webserver and the daemon, which load it, hold the platform's secrets too
 
     def launch_run(self, context) -> None:  # a `LaunchRunContext`, which Dagster does not export
         run = context.dagster_run

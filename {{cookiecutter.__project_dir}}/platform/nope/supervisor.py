@@ -1,7 +1,7 @@
 """The small process between a step and a practitioner's script: it makes the script's tree end.
 
 `process_tree.start` runs this file with the platform's Python (`python -I -S supervisor.py
-<step pid> <grace seconds> -- <command>...`), in a session and process group of its own. It
+<step pid> <grace seconds> <pipe> -- <command>...`), in a session and process group of its own. It
 starts the script in that group and waits. Whatever ends, the whole tree ends with it:
 
 - the script exits: what it left running in the background is stopped, so nothing outlives
@@ -15,12 +15,14 @@ group plus every descendant that left it (`setsid`), found because this process 
 "child subreaper" (`PR_SET_CHILD_SUBREAPER`): orphans are re-parented here, not to init.
 
 Standard library only and run by path with `-I -S`: it starts in milliseconds and imports
-nothing from the platform's environment or the script's.
+nothing from the platform's environment or the script's. It starts with an empty environment;
+the script's comes over a pipe, with the program the step found on the platform's PATH.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
 import subprocess
@@ -28,6 +30,7 @@ import sys
 import time
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 POLL_SECONDS = 0.05
@@ -40,8 +43,9 @@ class _StopRequested(Exception):
 
 
 def main(argv: list[str]) -> int:
-    step_pid, grace, command = int(argv[0]), float(argv[1]), argv[3:]
+    step_pid, grace, launch_pipe, command = int(argv[0]), float(argv[1]), int(argv[2]), argv[4:]
     if ON_LINUX:
+        _prctl(PR_SET_DUMPABLE, 0)  # unreadable to the script (process_privacy.py says why)
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
     for stop_signal in STOP_SIGNALS:
@@ -49,7 +53,8 @@ def main(argv: list[str]) -> int:
     if os.getppid() != step_pid:  # the step died before the death signal was armed
         return 128 + signal.SIGTERM
     try:
-        script = subprocess.Popen(command, preexec_fn=_die_with_supervisor)
+        executable, env = _read_launch(launch_pipe)
+        script = subprocess.Popen(command, executable=_found(executable), env=env, preexec_fn=_die_with_supervisor)
         returncode = script.wait()
     except _StopRequested:
         end_tree(grace)
@@ -63,41 +68,67 @@ def main(argv: list[str]) -> int:
         os.kill(os.getpid(), -returncode)
     return returncode if returncode >= 0 else 128 - returncode
 
+
+def _read_launch(pipe: int) -> tuple[bytes, dict[bytes, bytes]]:
+    """What the step sends over the pipe (`process_tree.launch_message`): the program to run and
+    the script's environment, NUL-separated.
+
+    Not this process's own environment: that is empty, so that nothing meant for the script
+    (a manifest's `env:`) changes how this Python starts, and no secret sits in it.
+    """
+    with open(pipe, "rb") as stream:
+        executable, *variables = stream.read().split(b"\0")
+    return executable, dict(variable.split(b"=", 1) for variable in variables)
+
+
+def _found(executable: bytes) -> bytes:
+    """The step resolved the program on the platform's PATH; a bare name here was not found there.
+
+    Looked up again, it would be found on the script's own PATH, which must not choose it.
+    """
+    if os.fsencode(os.sep) not in executable:
+        raise FileNotFoundError(errno.ENOENT, "not found on the platform's PATH")
+    return executable
+
+
 def end_tree(grace: float) -> None:
-    """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left."""
+    """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left.
+
+    A process that appears during the grace period (a clean-up the script starts on SIGTERM)
+    gets its SIGTERM as it is found: otherwise it would hold the stop for the whole period.
+    """
     for stop_signal in STOP_SIGNALS:  # from here on, signals aimed at the tree are not for us
         signal.signal(stop_signal, signal.SIG_IGN)
-    if not _tree():  # the usual end: the script left nothing behind, and one look at /proc says so
+    if not ON_LINUX:  # elsewhere only the group is known, and there is no /proc to follow it
+        os.killpg(os.getpgrp(), signal.SIGTERM)
         return
-    _signal_tree(signal.SIGTERM)
+    members = _tree()  # the usual end: the script left nothing behind, and one look at /proc says so
+    asked: set[tuple[int, int]] = set()
     deadline = time.monotonic() + grace
-    while _tree() and time.monotonic() < deadline:
+    while members and time.monotonic() < deadline:
+        for pid, _ in members - asked:
+            _kill(pid, signal.SIGTERM)
+        asked |= members
         time.sleep(POLL_SECONDS)
+        members = _tree()
     for _ in range(KILL_ROUNDS):
-        if not _tree():
+        if not members:
             return
-        _signal_tree(signal.SIGKILL)
+        for pid, _ in members:
+            _kill(pid, signal.SIGKILL)
         time.sleep(POLL_SECONDS / 10)
+        members = _tree()
 
 
-def _signal_tree(signum: int) -> None:
-    if ON_LINUX:
-        for pid in _tree():
-            _kill(pid, signum)
-    elif signum != signal.SIGKILL:  # elsewhere only the group is known, and this process is in it
-        os.killpg(os.getpgrp(), signum)
+def _tree() -> set[tuple[int, int]]:
+    """Live processes of the tree, as (pid, start time in clock ticks), reaping ours (Linux).
 
-
-def _tree() -> list[int]:
-    """Live processes of the tree (Linux: group members and re-parented orphans), reaping ours.
-
-    Elsewhere there is no /proc to list them: the tree counts as gone at once.
+    The tree is the process group plus the orphans re-parented here. The start time tells a
+    process from a later one that reuses its pid.
     """
     _reap_exited_children()
-    if not ON_LINUX:
-        return []
     me, group = os.getpid(), os.getpgrp()
-    members = []
+    members = set()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -106,9 +137,9 @@ def _tree() -> list[int]:
                 fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:  # exited meanwhile
             continue
-        state, parent, process_group = fields[0], int(fields[1]), int(fields[2])
+        state, parent, process_group, started = fields[0], int(fields[1]), int(fields[2]), int(fields[19])
         if state not in (b"Z", b"X") and (process_group == group or parent == me):
-            members.append(int(entry.name))
+            members.add((int(entry.name), started))
     return members
 
 
