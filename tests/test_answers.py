@@ -58,7 +58,7 @@ ANSWER_TESTS = [
 ]
 
 
-def tests_for_answers(include_examples: str, chosen: set[str], deployment: str) -> list[str]:
+def baked_tests_for_answers(include_examples: str, chosen: set[str], deployment: str) -> list[str]:
     """The baked test files a combination's answers can change (see ANSWER_TESTS)."""
     examples = ["tests/test_examples.py"] if include_examples == "yes" else []
     # A container deployment's dagster.yaml names a PostgreSQL server: `dg` must still list the graph.
@@ -111,7 +111,7 @@ def test_each_combination_bakes_only_what_was_chosen_and_its_tests_pass(
     if (include_examples, extra_targets, deployment) == DEFAULT_ANSWERS:
         result = run_baked_tests(repo, user_home)  # the whole suite, once
     else:
-        files = tests_for_answers(include_examples, chosen, deployment)
+        files = baked_tests_for_answers(include_examples, chosen, deployment)
         assert all((repo / relative).is_file() for relative in files), files
         result = run_baked_tests(repo, user_home, 'make test ARGS="' + " ".join(files) + '"')
         assert [relative for relative in files if relative not in result.stdout] == [], result.stdout[-6000:]
