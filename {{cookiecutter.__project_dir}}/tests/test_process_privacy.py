@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,8 +58,29 @@ another one (CAP_SYS_PTRACE), which it does not keep."""
 def run_folder() -> Iterator[Path]:
     """The run's folder, owned by the user the platform runs as (pytest's own is root's alone)."""
     folder = Path(tempfile.mkdtemp(prefix="nope-privacy-"))
-    yield folder
+    with _repository_reachable_by_others():
+        yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _repository_reachable_by_others() -> Iterator[None]:
+    """Let others pass through the folders above this repository while the test runs, as a
+    platform's user passes through the folders to its own install.
+
+    The file-access capabilities `nobody` keeps do not count where a program asks the kernel
+    whether a path exists (`access(2)` checks the real user, without them: Dagster's storage
+    does so for its migration scripts), so a repository baked under a folder only root may enter
+    (pytest's temporary folders, mode 700) would be out of its reach.
+    """
+    closed = [folder for folder in REPO_ROOT.resolve().parents if os.geteuid() == 0 and not folder.stat().st_mode & stat.S_IXOTH]
+    for folder in closed:
+        folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for folder in closed:
+            folder.chmod(folder.stat().st_mode & ~stat.S_IXOTH)
 
 
 def as_the_platforms_user(command: list[str], folder: Path) -> list[str]:
