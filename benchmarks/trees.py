@@ -15,6 +15,11 @@ writers then spell that graph in each contender's own format:
   package whose `defs` module is the defs folder) with one folder per script holding the
   script and its `defs.yaml` (`type: dagster.PythonScriptComponent`).
 
+The real-path run row (`run.py`'s `cli-run`) needs another graph: one chain through every
+asset, asset j depending on asset j-1 across the group boundaries, so a run executes its
+steps one after the other and each step's process cost is paid in sequence. Such a chain is
+only a few dozen assets long, far below where Dagster's recursion stops (`single_chain=True`).
+
 Generated files are kept under the work folder by N (writing 10,000 of each takes a few
 seconds); the Nope repository around them is baked afresh on each run.
 """
@@ -53,12 +58,16 @@ class BenchAsset:
         return f"{self.group}/{self.name}"
 
 
-def bench_assets(n: int, group_size: int = GROUP_SIZE) -> list[BenchAsset]:
-    """N assets in groups of 50; each depends on the asset at the same place in the previous group."""
+def bench_assets(n: int, group_size: int = GROUP_SIZE, *, single_chain: bool = False) -> list[BenchAsset]:
+    """N assets in groups of 50; each depends on the asset at the same place in the previous group.
+
+    With `single_chain`, each asset depends on the one just before it instead: one chain N deep.
+    """
+    step_back = 1 if single_chain else group_size
     assets: list[BenchAsset] = []
     for index in range(n):
         group = f"g{index // group_size:04d}"
-        upstream = assets[index - group_size].key if index >= group_size else None
+        upstream = assets[index - step_back].key if index >= step_back else None
         assets.append(BenchAsset(group, f"a{index:05d}", upstream))
     return assets
 
@@ -68,17 +77,18 @@ def chain_of_three(n: int, group_size: int) -> list[str]:
     return [bench_assets(n, group_size)[index * group_size].key for index in range(3)]
 
 
-def tree_name(kind: str, n: int, group_size: int) -> str:
-    return f"{kind}_{n}" if group_size == GROUP_SIZE else f"{kind}_{n}_groups_of_{group_size}"
+def tree_name(kind: str, n: int, group_size: int, *, single_chain: bool = False) -> str:
+    name = f"{kind}_{n}" if group_size == GROUP_SIZE else f"{kind}_{n}_groups_of_{group_size}"
+    return f"{name}_single_chain" if single_chain else name
 
 
-def nope_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
+def nope_tree(work: Path, n: int, group_size: int = GROUP_SIZE, *, single_chain: bool = False) -> Path:
     """A freshly baked platform repository holding N manifests; returns the repository folder.
 
     The repository is baked again on every call, so the benchmark always measures the
     template's current loader; only the generated `defs/` is kept between calls.
     """
-    root = work / tree_name("nope", n, group_size)
+    root = work / tree_name("nope", n, group_size, single_chain=single_chain)
     repo = root / "acme-data-platform"
     fresh = root / "fresh"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -92,15 +102,15 @@ def nope_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
     if (repo / "defs" / ".bench-complete").exists():
         (repo / "defs").rename(baked / "defs")
     else:
-        _write_nope_defs(baked / "defs", n, group_size)
+        _write_nope_defs(baked / "defs", bench_assets(n, group_size, single_chain=single_chain))
     shutil.rmtree(repo, ignore_errors=True)
     baked.rename(repo)
     fresh.rmdir()
     return repo
 
 
-def _write_nope_defs(defs: Path, n: int, group_size: int) -> None:
-    for index, asset in enumerate(bench_assets(n, group_size)):
+def _write_nope_defs(defs: Path, assets: list[BenchAsset]) -> None:
+    for index, asset in enumerate(assets):
         folder = defs / asset.group
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{asset.name}.py").write_text(SCRIPT.format(name=asset.key, index=index))
@@ -111,9 +121,9 @@ def _write_nope_defs(defs: Path, n: int, group_size: int) -> None:
     (defs / ".bench-complete").touch()  # ignored by the loader: names starting with `.` never are manifests
 
 
-def components_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
+def components_tree(work: Path, n: int, group_size: int = GROUP_SIZE, *, single_chain: bool = False) -> Path:
     """A minimal Dagster Components project with N `PythonScriptComponent`s; returns its folder."""
-    project = work / tree_name("components", n, group_size)
+    project = work / tree_name("components", n, group_size, single_chain=single_chain)
     if (project / ".bench-complete").exists():
         return project
     shutil.rmtree(project, ignore_errors=True)
@@ -127,7 +137,7 @@ def components_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
     )
     (package / "__init__.py").write_text("")
     (defs / "__init__.py").write_text("")
-    for index, asset in enumerate(bench_assets(n, group_size)):
+    for index, asset in enumerate(bench_assets(n, group_size, single_chain=single_chain)):
         folder = defs / asset.group / asset.name
         folder.mkdir(parents=True)
         (folder / f"{asset.name}.py").write_text(SCRIPT.format(name=asset.key, index=index))
@@ -143,7 +153,7 @@ def components_tree(work: Path, n: int, group_size: int = GROUP_SIZE) -> Path:
             f"      description: Benchmark asset number {index}.\n"
             f"      owners: [{OWNER}]{deps}\n"
         )
-    # What `dagster asset materialize -f` loads in the run-start row, as a `definitions.py` would.
+    # What `dagster asset materialize -f` loads in the run-start and CLI run rows, as a `definitions.py` would.
     (project / "bench_definitions.py").write_text(
         "from pathlib import Path\n\nimport dagster as dg\n\n"
         "defs = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)\n"
