@@ -48,3 +48,33 @@ def test_one_measurement_of_each_kind_runs(bench_trees: tuple[Path, Path]):
     one_run = run.Sample(1.0, 1.0, {"per_asset": 1.0})
     samples |= {("run", 1, contender): [one_run] for contender in ("nope", "components", "floor", "bookkeeping")}
     assert "| load definitions, N=20 |" in run.table(samples, [N], 1)
+
+
+CLI_ASSETS = 6  # 3 groups of 2: the chain still crosses both group boundaries
+
+
+def test_the_cli_run_row_runs_every_step_in_a_process_of_its_own(tmp_path: Path):
+    samples = run.run_benchmark([], 1, tmp_path, 0, log=lambda line: None, cli_assets=CLI_ASSETS, only=["cli-run"])
+    for contender in ("nope", "components"):
+        (sample,) = samples[("cli-run", CLI_ASSETS, contender)]
+        assert sample.figures == {"assets": CLI_ASSETS, "steps": CLI_ASSETS, "step_processes": CLI_ASSETS}
+    shown = run.table(samples, [], 0, CLI_ASSETS)
+    assert "| `dagster asset materialize --select '*'`, 6 chained assets in 3 groups," in shown
+    assert "load definitions" not in shown  # only the rows measured
+
+
+def _log_line(pid: int, step: str) -> str:
+    return f'2026-12-06 21:29:35 +0000 - dagster - DEBUG - __ASSET_JOB - 0d1e9833-22bd - {pid} - {step} - STEP_START - Started execution of step "{step}".'
+
+
+def test_a_run_without_a_process_per_step_is_refused():
+    multiprocess = "2026-12-06 21:29:32 +0000 - dagster - DEBUG - __ASSET_JOB - 0d1e9833-22bd - 100 - ENGINE_EVENT - Executing steps using multiprocess executor: parent process (pid: 100)"
+    in_process = "2026-12-06 21:29:32 +0000 - dagster - DEBUG - __ASSET_JOB - 0d1e9833-22bd - 100 - ENGINE_EVENT - Executing steps in process (pid: 100)"
+    assert run.cli_run_figures("", "\n".join([multiprocess, _log_line(101, "a"), _log_line(102, "b")]))["step_processes"] == 2
+    for log in (
+        [in_process, _log_line(100, "a"), _log_line(100, "b")],
+        [multiprocess, _log_line(101, "a"), _log_line(101, "b")],
+        [multiprocess, _log_line(100, "a")],
+    ):
+        with pytest.raises(RuntimeError):
+            run.cli_run_figures("", "\n".join(log))
