@@ -7,13 +7,16 @@ is over. Whatever a failing test leaves behind is killed by the `leftovers` fixt
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from nope import NopeProject
@@ -229,3 +232,42 @@ def test_a_cancelled_step_stops_the_script_and_its_children(make_defs, tmp_path,
     finally:
         run.kill()
         run.communicate()
+
+
+class _NoRoomForTheContext(dg.PipesContextInjector):
+    """A context injector that fails, as one writing to a full disk would."""
+
+    @contextlib.contextmanager
+    def inject_context(self, context_data: dg.PipesContextData) -> Iterator[dg.PipesParams]:
+        raise OSError(28, "No space left on device")
+        yield {}  # never reached: a generator, as Dagster expects of this method
+
+    def no_messages_debug_text(self) -> str:
+        return "A context injector that always fails."
+
+
+def _supervisors_of_this_process() -> list[int]:
+    """Live supervisors started by this (test) process: the in-process step's."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and stat[0] not in (b"Z", b"X") and b"supervisor.py" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_session_that_fails_to_open_leaves_no_supervisor_waiting(make_defs, instance, tmp_path):
+    # The supervisor starts before the Pipes session opens, and waits for the script's
+    # environment; when the session cannot open, it must not wait on.
+    defs_path, _ = scratch_defs(make_defs, tmp_path, "echo never run\n")
+    client = NopeSubprocessClient(context_injector=_NoRoomForTheContext())
+    result = materialize(NopeProject.make_definitions(defs_path=defs_path, resources={"subprocess_client": client}), instance)
+    assert not result.success
+    assert "No space left on device" in step_failure_text(result)
+    assert _supervisors_of_this_process() == []

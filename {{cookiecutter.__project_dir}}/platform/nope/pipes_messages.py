@@ -24,8 +24,7 @@ import json
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
@@ -50,7 +49,8 @@ would otherwise flood the event log with warnings)."""
 
 CHUNK_BYTES = 1024 * 1024
 POLL_SECONDS = 0.01
-"""How often the file is read while the script runs (as Dagster's reader does)."""
+"""How often the file is read while the script runs (as Dagster's reader does). The end of the
+session wakes the reader at once: every step waits for its last read."""
 
 Line = tuple[int, bytes | int]
 """A line's number, and its bytes, or its length when it was longer than `MAX_MESSAGE_BYTES`."""
@@ -69,7 +69,7 @@ class NopeMessageReader(dg.PipesMessageReader):
             path.touch()
             session_ended = threading.Event()
             session = _SessionMessages(handler)
-            thread = threading.Thread(target=session.read, args=(path, session_ended.is_set), daemon=True)
+            thread = threading.Thread(target=session.read, args=(path, session_ended), daemon=True)
             thread.start()
             try:
                 yield {
@@ -93,7 +93,7 @@ class _SessionMessages:
         self.skipped_lines = 0
         self.summarized = False
 
-    def read(self, path: Path, session_ended: Callable[[], bool]) -> None:
+    def read(self, path: Path, session_ended: threading.Event) -> None:
         try:
             for number, line in _lines_of(path, session_ended):
                 self._take(number, line)
@@ -150,12 +150,12 @@ class _SessionMessages:
         self.handler.handle_message(cast(PipesMessage, message))  # its keys: a dunder TypedDict key cannot be written as one
 
 
-def _lines_of(path: Path, session_ended: Callable[[], bool]) -> Iterator[Line]:
+def _lines_of(path: Path, session_ended: threading.Event) -> Iterator[Line]:
     """The file's lines as the script writes them, until the session has ended and all is read."""
     lines = _LineSplitter()
     with path.open("rb", buffering=0) as file:
         while True:
-            ended = session_ended()  # asked before reading: whatever was written before the end is read next
+            ended = session_ended.is_set()  # asked before reading: whatever was written before the end is read next
             chunk = file.read(CHUNK_BYTES)
             if chunk:
                 yield from lines.feed(chunk)
@@ -163,7 +163,7 @@ def _lines_of(path: Path, session_ended: Callable[[], bool]) -> Iterator[Line]:
                 yield from lines.finish()
                 return
             else:
-                time.sleep(POLL_SECONDS)
+                session_ended.wait(POLL_SECONDS)
 
 
 class _LineSplitter:

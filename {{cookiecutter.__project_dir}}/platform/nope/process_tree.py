@@ -2,7 +2,8 @@
 
 The script runs under `supervisor.py` (read it for what happens inside the tree). This
 module is what the step process does: start the supervisor in a session of its own (handing
-it the script's environment over a pipe, so that only the script runs with it), wait for it
+it the script's environment over a pipe, so that only the script runs with it, and so that the
+supervisor can start before that environment is known), wait for it
 while watching a deadline and the step's own parent, and stop the tree when asked; and, should
 the supervisor be killed, stop what the tree left behind (`orphan_adoption.py`).
 
@@ -55,7 +56,10 @@ def platform_executable(program: str) -> str:
 
 
 def launch_message(executable: str, env: Mapping[str, str]) -> bytes:
-    """What the supervisor reads from its pipe: the program, then each `NAME=value`, NUL-separated."""
+    """What the supervisor reads from its pipe: the program, then each `NAME=value`, NUL-separated.
+
+    Never empty (the program is named): an empty message tells the supervisor to run nothing.
+    """
     return b"\0".join([os.fsencode(executable), *(os.fsencode(f"{name}={value}") for name, value in env.items())])
 
 
@@ -72,14 +76,20 @@ def _send(pipe: int, message: bytes) -> None:
 
 
 class ScriptProcess:
-    """A command running under its supervisor, as the leader of a new session and process group."""
+    """A command running under its supervisor, as the leader of a new session and process group.
+
+    It starts in two moves, so that the supervisor's interpreter starts while the step opens the
+    script's Pipes session (each takes some milliseconds, on every step): creating it starts the
+    supervisor, which waits on its pipe; `launch(env)` sends the script's environment, which
+    holds the session's, and the script starts. Used as a context manager, a supervisor that
+    was never sent its script (the session failed to open) ends on leaving.
+    """
 
     def __init__(
         self,
         command: str | Sequence[str],
         *,
         cwd: str | None,
-        env: Mapping[str, str],
         stdout: int | IO[bytes] | None,
         stderr: int | IO[bytes] | None,
         grace_seconds: float,
@@ -90,8 +100,9 @@ class ScriptProcess:
         self._parent_pid = os.getppid()
         keep_this_process_private()  # the step holds the platform's secrets; the script must not read them
         self._orphans = OrphanAdoption()
-        launch = launch_message(platform_executable(argv[0]), env)
-        supervisor_reads, step_writes = os.pipe()
+        self._executable = platform_executable(argv[0])
+        self._launched = False
+        supervisor_reads, self._launch_pipe = os.pipe()
         supervisor_argv = [str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", str(supervisor_reads), "--", *argv]
         try:
             self.supervisor = subprocess.Popen(
@@ -104,13 +115,30 @@ class ScriptProcess:
                 pass_fds=(supervisor_reads,),
             )
         except BaseException:
-            os.close(step_writes)
+            os.close(self._launch_pipe)
             self._orphans.end(sweep=False)
             raise
         finally:
             os.close(supervisor_reads)
         self._orphans.watch(self.supervisor.pid)
-        _send(step_writes, launch)
+
+    def launch(self, env: Mapping[str, str]) -> None:
+        """Start the script, with `env` as its whole environment."""
+        self._launched = True
+        _send(self._launch_pipe, launch_message(self._executable, env))
+
+    def __enter__(self) -> ScriptProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Unless the script was launched: the supervisor, sent nothing, exits at once, and is reaped."""
+        if self._launched:
+            return
+        os.close(self._launch_pipe)
+        self.supervisor.wait()
+        if self.supervisor.stderr is not None:
+            self.supervisor.stderr.close()
+        self._orphans.end(sweep=False)
 
     @property
     def pid(self) -> int:

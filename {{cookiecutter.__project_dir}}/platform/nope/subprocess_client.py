@@ -79,6 +79,13 @@ class NopeSubprocessClient(dg.PipesSubprocessClient):
     ) -> dg.PipesClientCompletedInvocation:
         shown = command if isinstance(command, str) else shlex.join(command)
         with (
+            ScriptProcess(  # first: its supervisor's interpreter starts while the session opens
+                command,
+                cwd=cwd or self.cwd,
+                stdout=None if self.forward_stdio else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                grace_seconds=self.termination_timeout_seconds,
+            ) as script,
             _quiet_pipes_session(context),
             dg.open_pipes_session(
                 context=context,
@@ -88,14 +95,7 @@ class NopeSubprocessClient(dg.PipesSubprocessClient):
             ) as session,
         ):
             inherited = os.environ if inherit_environment else {}
-            script = ScriptProcess(
-                command,
-                cwd=cwd or self.cwd,
-                env={**inherited, **self.env, **(env or {}), **session.get_bootstrap_env_vars()},
-                stdout=None if self.forward_stdio else subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                grace_seconds=self.termination_timeout_seconds,
-            )
+            script.launch({**inherited, **self.env, **(env or {}), **session.get_bootstrap_env_vars()})
             assert script.supervisor.stderr is not None  # a pipe, as asked above
             stderr = StderrReader(script.supervisor.stderr, forward=self.forward_stdio)
             try:

@@ -17,6 +17,12 @@ group plus every descendant that left it (`setsid`), found because this process 
 Standard library only and run by path with `-I -S`: it starts in milliseconds and imports
 nothing from the platform's environment or the script's. It starts with an empty environment;
 the script's comes over a pipe, with the program the step found on the platform's PATH.
+
+Every step pays for this process's start, so it imports only what it uses: not `subprocess`,
+whose import costs more than the interpreter's own start (it starts the script with `os.fork`
+and `os.execve`, which is all `subprocess.Popen` would do here: this process has one thread,
+and no descriptor of its own that a script could inherit, since Python opens every file
+non-inheritable).
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import ctypes
 import errno
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -53,9 +58,12 @@ def main(argv: list[str]) -> int:
     if os.getppid() != step_pid:  # the step died before the death signal was armed
         return 128 + signal.SIGTERM
     try:
-        executable, env = _read_launch(launch_pipe)
-        script = subprocess.Popen(command, executable=_found(executable), env=env, preexec_fn=_die_with_supervisor)
-        returncode = script.wait()
+        launch = _read_launch(launch_pipe)
+        if launch is None:  # the step gave up before the script's start (`ScriptProcess.abandon`)
+            return 0
+        executable, env = launch
+        script = _start(_found(executable), command, env)
+        returncode = os.waitstatus_to_exitcode(os.waitpid(script, 0)[1])
     except _StopRequested:
         end_tree(grace)
         return 128 + signal.SIGTERM
@@ -69,15 +77,20 @@ def main(argv: list[str]) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
-def _read_launch(pipe: int) -> tuple[bytes, dict[bytes, bytes]]:
+def _read_launch(pipe: int) -> tuple[bytes, dict[bytes, bytes]] | None:
     """What the step sends over the pipe (`process_tree.launch_message`): the program to run and
-    the script's environment, NUL-separated.
+    the script's environment, NUL-separated; None when it closes the pipe without a word.
+
+    This process starts while the step prepares the script's Pipes session, and waits here.
 
     Not this process's own environment: that is empty, so that nothing meant for the script
     (a manifest's `env:`) changes how this Python starts, and no secret sits in it.
     """
     with open(pipe, "rb") as stream:
-        executable, *variables = stream.read().split(b"\0")
+        message = stream.read()
+    if not message:
+        return None
+    executable, *variables = message.split(b"\0")
     return executable, dict(variable.split(b"=", 1) for variable in variables)
 
 
@@ -91,6 +104,35 @@ def _found(executable: bytes) -> bytes:
     return executable
 
 
+def _start(executable: bytes, argv: list[str], env: dict[bytes, bytes]) -> int:
+    """Start the script (its pid), as `subprocess.Popen` would: the signals Python ignores
+    restored to their defaults, and an `exec` failure raised here as `OSError`.
+
+    Between `fork` and `exec` the child arms its death signal (`_die_with_supervisor`). Should a
+    stop request reach it there, it exits without running the script.
+    """
+    exec_errors, exec_failed = os.pipe()  # closed by a successful exec: nothing to read then
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(exec_errors)
+            _die_with_supervisor()
+            for ignored in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; a script expects their defaults
+                signal.signal(ignored, signal.SIG_DFL)
+            os.execve(executable, argv, env)
+        except OSError as error:
+            os.write(exec_failed, str(error.errno).encode())
+        finally:
+            os._exit(127)
+    os.close(exec_failed)
+    with open(exec_errors, "rb") as failure:
+        error_number = failure.read()
+    if error_number:
+        os.waitpid(pid, 0)
+        raise OSError(int(error_number), os.strerror(int(error_number)))
+    return pid
+
+
 def end_tree(grace: float) -> None:
     """SIGTERM to the whole tree, `grace` seconds to exit, then SIGKILL to what is left.
 
@@ -102,7 +144,9 @@ def end_tree(grace: float) -> None:
     if not ON_LINUX:  # elsewhere only the group is known, and there is no /proc to follow it
         os.killpg(os.getpgrp(), signal.SIGTERM)
         return
-    members = _tree()  # the usual end: the script left nothing behind, and one look at /proc says so
+    if not _reap_exited_children():  # the usual end: the script left nothing behind
+        return
+    members = _tree()
     asked: set[tuple[int, int]] = set()
     deadline = time.monotonic() + grace
     while members and time.monotonic() < deadline:
@@ -143,14 +187,20 @@ def _tree() -> set[tuple[int, int]]:
     return members
 
 
-def _reap_exited_children() -> None:
+def _reap_exited_children() -> bool:
+    """Reap the children that exited; whether any process of the tree is left (Linux).
+
+    Every process of the tree descends from this one: a process whose parent dies is
+    re-parented here (the subreaper), and no process outside this session can join its group.
+    So a tree with no child left is empty, and /proc need not be read to know it.
+    """
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
 
 
 def _kill(pid: int, signum: int) -> None:
@@ -177,4 +227,6 @@ def _prctl(option: int, value: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stderr.flush()
+    os._exit(code)  # without the interpreter's teardown: the step waits for this exit, and there is nothing to tidy
