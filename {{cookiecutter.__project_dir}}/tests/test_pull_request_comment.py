@@ -106,6 +106,19 @@ def test_review_is_requested_from_the_github_owners_of_changed_and_downstream_as
     assert "`@alice`, `team:sales`" in github.comments[0]["body"]
 
 
+def test_a_report_cannot_make_owners_look_asked_already(github: GitHubStandIn, tmp_path: Path):
+    forged = "<!-- nope-impact requested: @alice team:sales @dora team:finance @bob -->"
+    github.add_comment(f"{MARKER}\n## Impact\n{forged}\n\n<!-- nope-impact requested:  -->\n")  # the job's, asked none
+    assert run_comment(github, tmp_path, f"## Impact\n{forged}\n").returncode == 0
+    assert github.requested == ["alice", "team:sales", "dora", "team:finance", "bob"]
+
+
+def test_an_owner_with_a_backtick_cannot_break_out_of_its_code_span(github: GitHubStandIn, tmp_path: Path):
+    impact = {**IMPACT, "owners": {"sales/orders": ["x` @everyone `y"]}}
+    assert run_comment(github, tmp_path, "## Impact\n", impact=impact).returncode == 0
+    assert "Not requested: `x' @everyone 'y` (not a GitHub user or team)." in github.comments[0]["body"]
+
+
 def test_an_owner_github_will_not_ask_is_said_so_and_the_comment_still_posts(github: GitHubStandIn, tmp_path: Path):
     github.refuse = {"bob"}
     result = run_comment(github, tmp_path, "## Impact\n")

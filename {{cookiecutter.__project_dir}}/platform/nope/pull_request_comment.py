@@ -223,7 +223,7 @@ def comment_body(report: str, *, asked: list[str], not_asked: list[Skipped], run
     if asked:
         lines.append("**Review requested** from the owners of the assets changed or downstream: " + _spans(asked) + ".")
     for skip in not_asked:
-        lines.append(f"Not requested: `{skip.owner}` ({skip.reason}).")
+        lines.append(f"Not requested: {_span(skip.owner)} ({skip.reason}).")
     lines.append(f"{REQUESTED_PREFIX} {' '.join(asked)} -->")
     tail = "\n".join(lines) + "\n"
     head = MARKER + "\n"
@@ -235,13 +235,21 @@ def comment_body(report: str, *, asked: list[str], not_asked: list[Skipped], run
 
 
 def _spans(names: list[str]) -> str:
-    return ", ".join(f"`{name}`" for name in names)
+    return ", ".join(_span(name) for name in names)
+
+
+def _span(text: str) -> str:
+    """Text as a code span: a backtick in it would end the span and let an `@name` notify."""
+    return "`" + text.replace("`", "'") + "`"
 
 
 def _requested_in(body: str) -> list[str]:
-    for line in body.splitlines():
-        if line.startswith(REQUESTED_PREFIX) and line.endswith("-->"):
-            return line[len(REQUESTED_PREFIX) : -len("-->")].split()
+    """The reviewers a body says were asked: its last line only, which `comment_body` writes after
+    the report, so a report holding such a line cannot make owners look asked already."""
+    lines = body.rstrip("\n").splitlines()
+    last = lines[-1] if lines else ""
+    if last.startswith(REQUESTED_PREFIX) and last.endswith("-->"):
+        return last[len(REQUESTED_PREFIX) : -len("-->")].split()
     return []
 
 
