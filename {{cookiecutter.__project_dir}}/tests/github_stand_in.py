@@ -1,8 +1,9 @@
 """A stand-in for the few GitHub REST calls the impact comment makes, served on loopback.
 
 It keeps a pull request's comments and requested reviewers, records every request it gets
-(method, path, JSON body, Authorization header), answers 401 to any other token, and 422 to a
-review request for a name in `refuse`, as GitHub does for someone who is not a collaborator.
+(method, path, JSON body, Authorization header), answers 401 to any other token, and to a review
+request for a name in `refuse` the status given there: 422 as GitHub does for someone who is not a
+collaborator, 404 for a team it does not know, 403 for a token that may not write.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 BOT = "github-actions[bot]"
+REFUSALS: dict[int, dict[str, Any]] = {
+    403: {"message": "Resource not accessible by integration"},
+    404: {"message": "Not Found"},
+    422: {
+        "message": "Reviews may only be requested from collaborators.",
+        "errors": ["One or more of the users or teams you specified is not a collaborator."],
+    },
+}
 
 
 @dataclass
@@ -35,7 +44,7 @@ class GitHubStandIn:
     token: str = ""
     comments: list[dict[str, Any]] = field(default_factory=list)
     requested: list[str] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
+    refuse: dict[str, int] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     redirect_to: str | None = None
 
@@ -72,11 +81,9 @@ class GitHubStandIn:
             return 200, comment
         if method == "POST" and parts[-1] == "requested_reviewers":
             names = [*body.get("reviewers", []), *(f"team:{team}" for team in body.get("team_reviewers", []))]
-            if set(names) & self.refuse:
-                return 422, {
-                    "message": "Reviews may only be requested from collaborators.",
-                    "errors": ["One or more of the users or teams you specified is not a collaborator."],
-                }
+            refused = [self.refuse[name] for name in names if name in self.refuse]
+            if refused:
+                return refused[0], REFUSALS[refused[0]]
             self.requested += names
             return 201, {}
         return 404, {"message": "Not Found"}

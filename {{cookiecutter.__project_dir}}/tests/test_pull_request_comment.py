@@ -120,14 +120,22 @@ def test_an_owner_with_a_backtick_cannot_break_out_of_its_code_span(github: GitH
 
 
 def test_an_owner_github_will_not_ask_is_said_so_and_the_comment_still_posts(github: GitHubStandIn, tmp_path: Path):
-    github.refuse = {"bob"}
+    github.refuse = {"bob": 422, "team:finance": 404}
     result = run_comment(github, tmp_path, "## Impact\n")
     assert result.returncode == 0, result.stderr
-    assert "bob" not in github.requested
-    assert "Not requested: `@bob` (POST /repos/acme/data-platform/pulls/7/requested_reviewers: GitHub answered 422:" in (
-        github.comments[0]["body"]
-    )
-    assert "not a collaborator" in github.comments[0]["body"]
+    assert github.requested == ["alice", "team:sales", "dora"]
+    body = github.comments[0]["body"]
+    assert "Not requested: `@bob` (POST /repos/acme/data-platform/pulls/7/requested_reviewers: GitHub answered 422:" in body
+    assert "not a collaborator" in body
+    assert "Not requested: `team:finance` (POST /repos/acme/data-platform/pulls/7/requested_reviewers: GitHub answered 404: Not Found)." in body
+
+
+def test_a_token_that_may_not_request_reviews_fails_the_job_after_commenting(github: GitHubStandIn, tmp_path: Path):
+    github.refuse = {"alice": 403}
+    result = run_comment(github, tmp_path, "## Impact\n")
+    assert result.returncode == 1
+    assert "GitHub answered 403: Resource not accessible by integration" in github.comments[0]["body"]
+    assert "Not requested: @alice (POST" in result.stdout
 
 
 def test_a_fork_s_pull_request_gets_no_comment_and_no_request(github: GitHubStandIn, tmp_path: Path):

@@ -62,6 +62,11 @@ COMMENT_PAGES = 20
 MAX_REVIEW_REQUESTS = 15
 """Review requests one run makes at most; owners beyond that are listed as not requested."""
 
+REVIEWER_REFUSALS = {404, 422}
+"""GitHub will not ask this one (no such user or team; not a collaborator, or the author): the owner
+is listed as not requested and the job passes. Any other failure (a token that may not write)
+fails the job, after the comment is written."""
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 USER = re.compile(r"@([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})")
@@ -161,7 +166,7 @@ def comment(settings: Settings, report: str, impact: Mapping[str, Any], github: 
             asked.append(reviewer.shown)
         except GitHubError as error:
             refused.append(Skipped(reviewer.shown, str(error)))
-            failed = failed or error.status != 422  # 422: GitHub will not ask this one (not a collaborator)
+            failed = failed or error.status not in REVIEWER_REFUSALS
     refused += [Skipped(reviewer.shown, "more owners than one run asks") for reviewer in new[MAX_REVIEW_REQUESTS:]]
     body = comment_body(report, asked=asked, not_asked=[*skipped, *refused], run_url=settings.run_url)
     if previous:
