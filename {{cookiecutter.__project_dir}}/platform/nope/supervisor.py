@@ -146,33 +146,38 @@ def end_tree(grace: float) -> None:
         return
     if not _reap_exited_children():  # the usual end: the script left nothing behind
         return
-    members = _tree()
-    asked: set[tuple[int, int]] = set()
+    tree = _tree()
+    # The group in one call: no shell of it sees its command killed before its own SIGTERM
+    # arrives, and goes on to its next command meanwhile (`sleep 30; touch done`).
+    os.killpg(os.getpgrp(), signal.SIGTERM)
+    asked = {member for member, in_group in tree.items() if in_group}
+    members = set(tree)
     deadline = time.monotonic() + grace
     while members and time.monotonic() < deadline:
         for pid, _ in members - asked:
             _kill(pid, signal.SIGTERM)
         asked |= members
         time.sleep(POLL_SECONDS)
-        members = _tree()
+        members = set(_tree())
     for _ in range(KILL_ROUNDS):
         if not members:
             return
         for pid, _ in members:
             _kill(pid, signal.SIGKILL)
         time.sleep(POLL_SECONDS / 10)
-        members = _tree()
+        members = set(_tree())
 
 
-def _tree() -> set[tuple[int, int]]:
-    """Live processes of the tree, as (pid, start time in clock ticks), reaping ours (Linux).
+def _tree() -> dict[tuple[int, int], bool]:
+    """Live processes of the tree, as (pid, start time in clock ticks), each with whether it is
+    in the tree's process group; reaping ours (Linux).
 
     The tree is the process group plus the orphans re-parented here. The start time tells a
     process from a later one that reuses its pid.
     """
     _reap_exited_children()
     me, group = os.getpid(), os.getpgrp()
-    members = set()
+    members = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -183,7 +188,7 @@ def _tree() -> set[tuple[int, int]]:
             continue
         state, parent, process_group, started = fields[0], int(fields[1]), int(fields[2]), int(fields[19])
         if state not in (b"Z", b"X") and (process_group == group or parent == me):
-            members.add((int(entry.name), started))
+            members[(int(entry.name), started)] = process_group == group
     return members
 
 
