@@ -1,0 +1,268 @@
+"""What a branch changes, asset by asset: `nope diff`'s comparison of the base tree with the working tree.
+
+Both sides are resolved the same way (resolved_assets.py) and compared by key:
+
+- **added**: a key only the working tree defines (or whose manifest was broken at the base);
+- **removed**: a key only the base defines, unless the working tree's manifest for it is broken
+  (then it is not known to be gone: its problems are listed instead);
+- **modified**: a key on both sides whose aspects differ, named after manifest keys (+ `script`);
+- **downstream**: unchanged assets of the working tree that depend, through any number of
+  assets and groups, on one of those.
+
+Problems of both sides are listed, marked `base` or `head`; a removed asset that the working
+tree still depends on is a problem of its own. Nothing here imports Dagster.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nope
+from nope.base_tree import RefusedBase, base_commit, materialized
+from nope.project import NopeProject
+from nope.resolved_assets import TREE_FORMAT, resolved_tree
+
+BASE_TIMEOUT_SECONDS = 600
+"""Resolving the base tree in its own process: 10,000 manifests take a few seconds."""
+
+MAX_BASE_ANSWER_BYTES = 500_000_000
+"""What that process may print (the base's assets as JSON, a few hundred bytes each)."""
+
+_CANNOT_USE_PLATFORM = 3
+"""resolved_assets.py's exit code when the base's platform package cannot be imported."""
+
+
+@dataclass
+class Impact:
+    """The report of `nope diff`: its JSON form is a documented contract (docs/reference/nope-command.md)."""
+
+    base: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    modified: dict[str, list[str]] = field(default_factory=dict)
+    downstream: list[str] = field(default_factory=list)
+    owners: dict[str, list[str]] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    """(upstream, downstream) between reported assets: the markdown report's graph."""
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    """`{"side": "base"|"head", "path", "line", "column", "message"}`, base first."""
+
+    @property
+    def selected(self) -> list[str]:
+        """What a run should materialize: the added, modified and downstream assets (removed ones are gone)."""
+        return sorted({*self.added, *self.modified, *self.downstream})
+
+    @property
+    def head_problems(self) -> list[dict[str, Any]]:
+        return [problem for problem in self.problems if problem["side"] == "head"]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "added": self.added,
+            "removed": self.removed,
+            "modified": self.modified,
+            "downstream": self.downstream,
+            "owners": self.owners,
+            "edges": [list(edge) for edge in self.edges],
+            "problems": self.problems,
+        }
+
+
+def repository_branch(project: type[NopeProject]) -> str:
+    """The branch pull requests merge into: REPOSITORY_BRANCH in the platform package's settings, else `main`."""
+    try:
+        settings = importlib.import_module(f"{project.__module__.split('.')[0]}.settings")
+    except ImportError:
+        return "main"
+    branch = getattr(settings, "REPOSITORY_BRANCH", "main")
+    return branch if isinstance(branch, str) and branch else "main"
+
+
+def branch_impact(repo_root: Path, defs_path: Path, project: type[NopeProject], *, base_ref: str | None, branch: str) -> Impact:
+    """Compare the base (`base_ref`, or the merge base with `branch`) with the working tree.
+
+    The base is resolved in a process of its own while this one resolves the working tree:
+    the two loads run side by side, and the base's platform package never meets this one's.
+    """
+    commit = base_commit(repo_root, base_ref, branch)
+    defs_name = defs_path.absolute().relative_to(repo_root.absolute()).as_posix()
+    with materialized(repo_root, commit, [defs_name, "platform", "pyproject.toml"]) as (base_root, skipped):
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            started = time.monotonic()
+            process = _start_base_process(base_root, defs_name, project, out, err)
+            head = resolved_tree(project.load(defs_path), defs_path.absolute())
+            base = _base_answer(process, out, err, started) or _base_with_this_platform(
+                base_root / defs_name, project, err
+            )
+    left_out = [{"path": path, "line": 0, "column": 0, "message": reason} for path, reason in skipped]
+    base["problems"] = [*left_out, *base["problems"]]
+    return compare(base, head, commit=commit)
+
+
+def _start_base_process(base_root: Path, defs_name: str, project: type[NopeProject], out: Any, err: Any) -> subprocess.Popen[bytes]:
+    """`python -m nope.resolved_assets` on the base: its own platform package, this loader."""
+    spec = f"{project.__module__}:{project.__qualname__}"
+    try:
+        settings = tomllib.loads((base_root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["nope"]
+        spec = str(settings.get("project", spec))
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # no [tool.nope] at the base: this tree's project class names the package
+    loader = Path(nope.__file__).parent.parent  # this tree's platform/, for `nope` only: the base's copy is not written
+    python_path = os.pathsep.join([str(base_root / "platform"), str(loader)])
+    return subprocess.Popen(
+        [sys.executable, "-m", "nope.resolved_assets", str(base_root / defs_name), spec],
+        cwd=base_root, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+        env={**os.environ, "PYTHONPATH": python_path},
+    )  # fmt: skip
+
+
+def _base_answer(process: subprocess.Popen[bytes], out: Any, err: Any, started: float) -> dict[str, Any] | None:
+    """The base's tree as the process printed it, None if its platform package cannot be used; bounded in time and size."""
+    try:
+        process.wait(timeout=max(1.0, BASE_TIMEOUT_SECONDS - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise RefusedBase(f"reading the base took over {BASE_TIMEOUT_SECONDS} s") from None
+    if process.returncode == _CANNOT_USE_PLATFORM:
+        return None
+    size = out.tell()
+    if process.returncode != 0 or size > MAX_BASE_ANSWER_BYTES:
+        err.seek(0)
+        last = (err.read(4000).decode("utf-8", errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise RefusedBase(f"reading the base failed: {last}")
+    out.seek(0)
+    tree: dict[str, Any] = json.loads(out.read())
+    if tree.get("format") != TREE_FORMAT:
+        raise RefusedBase("reading the base gave an answer of another format")
+    return tree
+
+
+def _base_with_this_platform(base_defs: Path, project: type[NopeProject], err: Any) -> dict[str, Any]:
+    """The base read with this tree's platform package, saying so: its own could not be imported."""
+    err.seek(0)
+    why = " ".join(err.read(2000).decode("utf-8", errors="replace").split())
+    tree = resolved_tree(project.load(base_defs), base_defs.absolute())
+    note = {
+        "path": "platform",
+        "line": 0,
+        "column": 0,
+        "message": f"the base's platform package could not be imported ({why}); the base was read with this "
+        "tree's platform, so a change of platform defaults is not shown",
+    }
+    tree["problems"].insert(0, note)
+    return tree
+
+
+def compare(base: dict[str, Any], head: dict[str, Any], *, commit: str) -> Impact:
+    """The report from the two resolved trees (resolved_assets.py's JSON form)."""
+    base_assets, head_assets = base["assets"], head["assets"]
+    unreadable = _unreadable(base_assets, head["broken"])
+    impact = Impact(base=commit)
+    impact.added = sorted(set(head_assets) - set(base_assets))
+    impact.removed = sorted(set(base_assets) - set(head_assets) - unreadable)
+    for key in sorted(set(base_assets) & set(head_assets)):
+        changed = _changed_aspects(base_assets[key]["aspects"], head_assets[key]["aspects"])
+        if changed:
+            impact.modified[key] = changed
+    changed_keys = {*impact.added, *impact.modified, *impact.removed}
+    impact.downstream = _downstream(changed_keys, head_assets)
+    for key in sorted({*changed_keys, *impact.downstream}):
+        impact.owners[key] = list((head_assets.get(key) or base_assets[key])["owners"])
+    impact.edges = _edges({*changed_keys, *impact.downstream}, base_assets, head_assets)
+    impact.problems = [
+        *({"side": "base", **_shown(problem)} for problem in base["problems"]),
+        *({"side": "head", **_shown(problem)} for problem in head["problems"]),
+        *({"side": "head", **problem} for problem in _still_needed(impact.removed, base_assets, head)),
+    ]
+    return impact
+
+
+def _unreadable(base_assets: dict[str, Any], broken: list[dict[str, str]]) -> set[str]:
+    """Base keys the working tree's broken files may still define: not known to be removed."""
+    keys = {reach["asset"] for reach in broken if reach["asset"]}
+    for key, asset in base_assets.items():
+        manifest = asset["manifest"]
+        if any(manifest == reach["scope"] or (reach["scope"].endswith("/") and manifest.startswith(reach["scope"])) for reach in broken):
+            keys.add(key)
+    return keys
+
+
+def _changed_aspects(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Names of the aspects whose values differ (an aspect one side lacks counts as null)."""
+    return sorted(name for name in {*before, *after} if before.get(name) != after.get(name))
+
+
+def _downstream(changed: set[str], head_assets: dict[str, Any]) -> list[str]:
+    """Unchanged assets of the working tree that depend on a changed one, transitively, across groups."""
+    dependents: dict[str, list[str]] = {}
+    for key, asset in head_assets.items():
+        for dep in asset["deps"]:
+            dependents.setdefault(dep, []).append(key)
+    reached: set[str] = set()
+    queue = deque(changed)
+    while queue:
+        for dependent in dependents.get(queue.popleft(), []):
+            if dependent not in reached:
+                reached.add(dependent)
+                queue.append(dependent)
+    return sorted(reached - changed)
+
+
+def _edges(shown: set[str], base_assets: dict[str, Any], head_assets: dict[str, Any]) -> list[tuple[str, str]]:
+    """(upstream, downstream) between reported assets: the working tree's deps, the base's for removed assets."""
+    edges: set[tuple[str, str]] = set()
+    for key in shown:
+        asset = head_assets.get(key) or base_assets[key]
+        edges.update((dep, key) for dep in asset["deps"] if dep in shown)
+    for key, asset in head_assets.items():  # a removed asset's dependents are broken here; the base knew them
+        edges.update((dep, key) for dep in asset["deps"] if dep in shown and key in shown)
+    return sorted(edges)
+
+
+def _shown(problem: dict[str, Any]) -> dict[str, Any]:
+    return {name: problem[name] for name in ("path", "line", "column", "message")}
+
+
+def _still_needed(removed: list[str], base_assets: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """A removed asset that an asset of the working tree still lists in `deps`: one problem per dependent.
+
+    The dependent's manifest is broken in the working tree (an unknown dep), so its base deps say
+    who it is; the line is that of the working tree's own problem when there is one.
+    """
+    gone = set(removed)
+    problems = []
+    for key, asset in sorted(base_assets.items()):
+        if key in head["assets"] or key in gone:
+            continue  # kept and valid (so no dep on a removed asset), or removed itself
+        for dep in sorted(gone.intersection(asset["deps"])):
+            line, column = next(
+                (
+                    (problem["line"], problem["column"])
+                    for problem in head["problems"]
+                    if problem["path"] == asset["manifest"] and f"`{dep}`" in problem["message"]
+                ),
+                (0, 0),
+            )
+            problems.append(
+                {
+                    "path": asset["manifest"],
+                    "line": line,
+                    "column": column,
+                    "message": f"`{key}` still depends on `{dep}`, which this change removes; "
+                    "remove the dep, or keep the asset",
+                }
+            )
+    return problems

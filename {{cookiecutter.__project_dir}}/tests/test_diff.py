@@ -1,0 +1,256 @@
+"""`nope diff`: what a branch changes, compared in real git repositories (a base commit, a branch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
+from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
+
+from conftest import REPO_ROOT
+
+PLATFORM = REPO_ROOT / "platform"
+PACKAGE = "{{ cookiecutter.platform_package }}"
+CONTRACT_KEYS = {"base", "added", "removed", "modified", "downstream", "owners", "edges", "problems"}
+
+SCRIPT = "print('hello')\n"
+
+BASE_TREE = {
+    "defs/a/x.yaml": "target: subprocess\n",
+    "defs/a/x.py": SCRIPT,
+    "defs/a/y.yaml": "target: subprocess\ndeps: [a/x]\n",
+    "defs/a/y.py": SCRIPT,
+    "defs/b/z.yaml": "target: subprocess\ndeps: [a/y]\nowners: [team:b]\n",
+    "defs/b/z.py": SCRIPT,
+    "defs/b/w.yaml": "target: subprocess\nowners: [team:b]\n",
+    "defs/b/w.py": SCRIPT,
+    "defs/c/_group.yaml": "owners: [team:c]\n",
+    "defs/c/o.yaml": "target: subprocess\n",
+    "defs/c/o.py": SCRIPT,
+    "defs/c/p.yaml": "target: subprocess\n",
+    "defs/c/p.py": SCRIPT,
+    "defs/c/d.yaml": "target: subprocess\nowners: [team:d]\n",
+    "defs/c/d.py": SCRIPT,
+}
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def git(root: Path, *args: str) -> str:
+    identity = ["-c", "user.name=A practitioner", "-c", "user.email=practitioner@example.com"]
+    return subprocess.run(["git", *identity, *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def nope(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != "GITHUB_ACTIONS"}
+    environment["PYTHONPATH"] = str(PLATFORM)
+    return subprocess.run([sys.executable, "-m", "nope", *args], cwd=root, env=environment, capture_output=True, text=True)
+
+
+def diff(root: Path, *args: str, code: int = 0) -> dict[str, Any]:
+    result = nope(root, "diff", "--format", "json", *args)
+    assert result.returncode == code, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert set(report) == CONTRACT_KEYS
+    return report
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A platform repository with BASE_TREE committed on `main`, and a branch `change` checked out."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(PLATFORM / PACKAGE, root / "platform" / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
+    write(root, BASE_TREE)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    git(root, "checkout", "-q", "-b", "change")
+    return root
+
+
+def test_added_removed_modified_and_downstream_across_groups(repo: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD")
+    write(
+        repo,
+        {
+            "defs/a/x.py": "print('changed')\n",  # the script: a/y and, across groups, b/z downstream
+            "defs/a/new.yaml": "target: subprocess\nowners: [team:new]\n",
+            "defs/a/new.py": SCRIPT,
+            "defs/c/o.yaml": "target: subprocess\nowners: [team:o]\n",
+            "defs/c/d.yaml": "target: subprocess\nowners: [team:d]\ndeps: [c/p]\n",
+        },
+    )
+    (repo / "defs/b/w.yaml").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "change")
+    (repo / "defs/c/p.py").write_text("print('not committed yet')\n")  # the working tree, not HEAD, is compared
+
+    report = diff(repo)
+
+    assert report["base"] == base
+    assert report["added"] == ["a/new"]
+    assert report["removed"] == ["b/w"]
+    assert report["modified"] == {"a/x": ["script"], "c/d": ["deps"], "c/o": ["owners"], "c/p": ["script"]}
+    assert report["downstream"] == ["a/y", "b/z"]
+    assert report["owners"]["a/new"] == ["team:new"]
+    assert report["owners"]["b/w"] == ["team:b"]  # a removed asset: its owners at the base
+    assert report["owners"]["c/o"] == ["team:o"]
+    assert report["owners"]["b/z"] == ["team:b"]
+    assert ["a/x", "a/y"] in report["edges"] and ["a/y", "b/z"] in report["edges"] and ["c/p", "c/d"] in report["edges"]
+    assert report["problems"] == []
+
+
+def test_a_group_default_and_a_platform_default_reach_every_asset(repo: Path) -> None:
+    (repo / "defs/c/_group.yaml").write_text("owners: [team:c2]\ntimeout: 60\n")
+    settings = repo / "platform" / PACKAGE / "settings.py"
+    text = settings.read_text()
+    settings.write_text(text.replace("DEFAULT_KIND: str = ", "DEFAULT_KIND: str = 'sql' or "))
+
+    report = diff(repo)
+
+    # c/d sets its own owners: only the timeout reaches it. Every asset shows the kind.
+    assert report["modified"] == {
+        "a/x": ["kinds"], "a/y": ["kinds"], "b/w": ["kinds"], "b/z": ["kinds"],
+        "c/d": ["kinds", "timeout"], "c/o": ["kinds", "owners", "timeout"], "c/p": ["kinds", "owners", "timeout"],
+    }  # fmt: skip
+    assert report["owners"]["c/o"] == ["team:c2"]
+
+
+def test_a_removed_asset_something_still_depends_on_is_a_problem(repo: Path) -> None:
+    for suffix in ("yaml", "py"):
+        (repo / f"defs/a/y.{suffix}").unlink()
+
+    report = diff(repo, code=1)
+
+    assert report["removed"] == ["a/y"]
+    assert "b/z" not in report["removed"]  # broken now (its dep is gone), not removed
+    assert {
+        "side": "head",
+        "path": "defs/b/z.yaml",
+        "line": 2,
+        "column": 8,
+        "message": "`b/z` still depends on `a/y`, which this change removes; remove the dep, or keep the asset",
+    } in report["problems"]
+
+
+def test_broken_manifests_on_either_side_are_listed_and_do_not_stop_the_report(repo: Path) -> None:
+    write(repo, {"defs/b/w.yaml": "target: subprocess\nownerz: [team:b]\n"})  # broken at the base
+    git(repo, "commit", "-q", "-am", "a typo")
+    git(repo, "branch", "-f", "main")
+    git(repo, "checkout", "-q", "-b", "fix")
+    write(
+        repo,
+        {
+            "defs/b/w.yaml": "target: subprocess\nowners: [team:b]\n",  # fixed here
+            "defs/a/x.yaml": "target: subprocess\ntimeout: soon\n",  # broken here
+            "defs/c/o.py": "print('changed')\n",
+        },
+    )
+
+    result = nope(repo, "diff", "--format", "json")
+
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["added"] == ["b/w"]  # broken at the base: it comes into being
+    assert report["removed"] == []  # a/x is broken, not gone
+    assert report["modified"] == {"c/o": ["script"]}
+    sides = {(problem["side"], problem["path"], problem["line"]) for problem in report["problems"]}
+    assert ("base", "defs/b/w.yaml", 2) in sides
+    assert ("head", "defs/a/x.yaml", 2) in sides
+    text = nope(repo, "diff")
+    assert text.returncode == 1
+    assert "\nproblem (head): defs/a/x.yaml:2:" in text.stdout
+    assert "\nproblem (base): defs/b/w.yaml:2:1: " in text.stdout
+
+
+def test_no_change_selects_nothing(repo: Path) -> None:
+    result = nope(repo, "diff", "--format", "select")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert "no asset changes" in nope(repo, "diff").stdout
+
+
+def test_the_selection_is_what_dagster_materializes(repo: Path) -> None:
+    """`--format select` prints what `dagster asset materialize --select` resolves to exactly the reported assets.
+
+    The selection is resolved as that command resolves it (`AssetSelection.from_coercible(select.split(","))`,
+    strictly: an unknown key fails), on this repository's definitions.
+    """
+    (repo / "defs/a/y.py").write_text("print('changed')\n")
+    (repo / "defs/c/o.yaml").write_text("target: subprocess\nowners: [team:o]\n")
+
+    result = nope(repo, "diff", "--format", "select")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    selection = result.stdout.strip()
+    defs = Project.make_definitions(defs_path=repo / "defs")
+    selected = dg.AssetSelection.from_coercible(selection.split(",")).resolve(defs.resolve_asset_graph())
+    assert {key.to_user_string() for key in selected} == {"a/y", "b/z", "c/o"}
+
+
+def test_markdown_has_a_table_per_kind_and_a_mermaid_graph(repo: Path) -> None:
+    (repo / "defs/a/x.py").write_text("print('changed')\n")
+    (repo / "defs/b/w.yaml").unlink()
+
+    result = nope(repo, "diff", "--format", "markdown")
+
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    owners = ", ".join(f"`{owner}`" for owner in DEFAULT_OWNERS)
+    assert f"| `a/x` | `script` | {owners} |" in text
+    assert "#### Removed (1)" in text and "#### Downstream (2)" in text
+    graph = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    nodes = ['n0["a/x"]:::modified', 'n1["a/y"]:::downstream', 'n2["b/w"]:::removed', 'n3["b/z"]:::downstream']
+    assert all(f"  {node}\n" in graph for node in nodes)
+    assert "  n0 --> n1\n  n1 --> n3\n" in graph
+    assert "classDef modified" in graph and "classDef downstream" in graph
+
+
+def test_a_base_that_is_not_here_is_refused_saying_how_to_fetch_it(repo: Path, tmp_path: Path) -> None:
+    result = nope(repo, "diff", "--base", "no-such-branch")
+    assert result.returncode == 2
+    assert result.stderr == "nope: `no-such-branch` is not a commit here: fetch it with `git fetch origin no-such-branch`, or pass another --base\n"
+
+    base = git(repo, "rev-parse", "main")
+    (repo / "defs/a/x.py").write_text("print('changed')\n")
+    git(repo, "commit", "-q", "-am", "change")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth=1", "--branch", "change", f"file://{repo}", str(clone))
+    shallow = nope(clone, "diff")
+    assert shallow.returncode == 2
+    assert shallow.stderr == "nope: the branch `main` is not here: fetch it with `git fetch origin main`, or pass --base REF\n"
+    missing = nope(clone, "diff", "--base", base)
+    assert missing.returncode == 2
+    assert "not in this shallow clone: fetch it with" in missing.stderr and "git fetch --unshallow" in missing.stderr
+    assert "Traceback" not in shallow.stderr + missing.stderr
+    git(clone, "fetch", "-q", "--depth=1", "origin", "main:refs/remotes/origin/main")
+    unrelated = nope(clone, "diff")
+    assert unrelated.returncode == 2
+    assert "fetch the history with `git fetch --unshallow`" in unrelated.stderr
+
+
+def test_diff_never_imports_dagster(repo: Path) -> None:
+    """A `dagster` that ends any process importing it, first on both sides' paths: the report still comes."""
+    write(repo, {"platform/dagster/__init__.py": "import os\nos._exit(42)\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a trap")
+    git(repo, "branch", "-f", "main")
+    (repo / "defs/a/x.py").write_text("print('changed')\n")
+
+    assert diff(repo)["modified"] == {"a/x": ["script"]}
