@@ -254,3 +254,39 @@ def test_diff_never_imports_dagster(repo: Path) -> None:
     (repo / "defs/a/x.py").write_text("print('changed')\n")
 
     assert diff(repo)["modified"] == {"a/x": ["script"]}
+
+
+def test_a_base_script_over_the_limit_is_never_read_and_reported_as_check_would(repo: Path) -> None:
+    write(repo, {"defs/a/big.yaml": "target: subprocess\n", "defs/a/big.py": "#" * 10_000_001})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a script too big")
+    git(repo, "branch", "-f", "main")
+    (repo / "defs/a/big.py").write_text(SCRIPT)
+
+    report = diff(repo)
+
+    assert report["added"] == ["a/big"]  # broken at the base, fine now
+    assert {
+        "side": "base",
+        "path": "defs/a/big.yaml",
+        "line": 1,
+        "column": 1,
+        "message": "script `big.py` is 10,000,001 bytes, over the 10 MB limit; keep data out of defs/",
+    } in report["problems"]
+
+
+def test_a_base_whose_platform_package_cannot_be_imported_is_read_with_this_one(repo: Path) -> None:
+    init = repo / "platform" / PACKAGE / "__init__.py"
+    fixed = init.read_text()
+    init.write_text("raise ImportError('an old platform')\n")
+    git(repo, "commit", "-q", "-am", "a broken platform")
+    git(repo, "branch", "-f", "main")
+    init.write_text(fixed)
+    (repo / "defs/a/x.py").write_text("print('changed')\n")
+
+    report = diff(repo)
+
+    assert report["modified"] == {"a/x": ["script"]}
+    (note,) = [problem for problem in report["problems"] if problem["path"] == "platform"]
+    assert note["side"] == "base"
+    assert note["message"].startswith("the base's platform package could not be imported (ImportError: an old platform)")

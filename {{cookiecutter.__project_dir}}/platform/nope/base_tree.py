@@ -140,13 +140,21 @@ def _limit(file: BaseFile) -> int:
 
 def _write(repo_root: Path, files: list[BaseFile], into: Path) -> None:
     """Read the blobs within their limits in one `git cat-file --batch`, and write them below `into`."""
+    try:
+        _write_files(repo_root, files, into)
+    except OSError as error:  # a crafted tree: a file where a folder is, the same path twice
+        raise RefusedBase(f"the base cannot be written out: {error.strerror or error}") from None
+
+
+def _write_files(repo_root: Path, files: list[BaseFile], into: Path) -> None:
     wanted = [file for file in files if file.size <= _limit(file)]
+    made: dict[str, str] = {}
     total = sum(file.size for file in wanted)
     if total > MAX_BASE_BYTES:
         raise RefusedBase(f"the base's files hold {total:,} bytes; `nope diff` reads at most {MAX_BASE_BYTES:,}")
     for file in files:
         if file.size > _limit(file):
-            _create(into, file.path, b"", size=file.size)  # sparse: the loader refuses it by its size, as in a working tree
+            _create(into, file.path, b"", made, size=file.size)  # sparse: the loader refuses it by its size, as in a working tree
     if not wanted:
         return
     request = "".join(f"{file.object_id}\n" for file in wanted).encode()
@@ -163,23 +171,31 @@ def _write(repo_root: Path, files: list[BaseFile], into: Path) -> None:
         content = output[header_end + 1 : header_end + 1 + size]
         position = header_end + 1 + size + 1
         if file.mode == _LINK_MODE:
-            _link(into, file.path, content)
+            _link(into, file.path, content, made)
         else:
-            _create(into, file.path, content)
+            _create(into, file.path, content, made)
 
 
-def _parent(into: Path, path: str) -> str:
-    """The real folder of `path` below `into`, created; refused if a link made earlier would lead it elsewhere."""
-    parent = os.path.join(into, *path.split("/")[:-1])
+def _parent(into: Path, path: str, made: dict[str, str]) -> str:
+    """The real folder of `path` below `into`, created; refused if a link made earlier would lead it elsewhere.
+
+    `made` remembers the folders already made and checked: thousands of files share a few hundred.
+    """
+    folder = path.rpartition("/")[0]
+    if folder in made:
+        return made[folder]
+    real_into = os.path.realpath(into)
+    parent = os.path.join(real_into, *folder.split("/")) if folder else real_into
     os.makedirs(parent, exist_ok=True)
     real = os.path.realpath(parent)
-    if real != os.path.realpath(into) and not real.startswith(os.path.realpath(into) + os.sep):
+    if real != real_into and not real.startswith(real_into + os.sep):
         raise RefusedBase(f"{path} of the base lies below a link; it is not read")
+    made[folder] = real
     return real
 
 
-def _create(into: Path, path: str, content: bytes, *, size: int | None = None) -> None:
-    target = os.path.join(_parent(into, path), path.rsplit("/", 1)[-1])
+def _create(into: Path, path: str, content: bytes, made: dict[str, str], *, size: int | None = None) -> None:
+    target = os.path.join(_parent(into, path, made), path.rsplit("/", 1)[-1])
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         if size is not None:
@@ -191,11 +207,11 @@ def _create(into: Path, path: str, content: bytes, *, size: int | None = None) -
         os.close(descriptor)
 
 
-def _link(into: Path, path: str, content: bytes) -> None:
+def _link(into: Path, path: str, content: bytes, made: dict[str, str]) -> None:
     """A symlink as the base has it; the loader follows it only if it stays inside defs/."""
     text = content.decode("utf-8", errors="replace")
     if "\0" not in text:
-        os.symlink(text, os.path.join(_parent(into, path), path.rsplit("/", 1)[-1]))
+        os.symlink(text, os.path.join(_parent(into, path, made), path.rsplit("/", 1)[-1]))
 
 
 class _Answer(NamedTuple):

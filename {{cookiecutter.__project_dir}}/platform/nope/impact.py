@@ -17,30 +17,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
-import tomllib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nope
-from nope.base_tree import RefusedBase, base_commit, materialized
+from nope.base_resolution import BaseProcess, base_with_this_platform
+from nope.base_tree import base_commit
 from nope.project import NopeProject
-from nope.resolved_assets import TREE_FORMAT, resolved_tree
-
-BASE_TIMEOUT_SECONDS = 600
-"""Resolving the base tree in its own process: 10,000 manifests take a few seconds."""
-
-MAX_BASE_ANSWER_BYTES = 500_000_000
-"""What that process may print (the base's assets as JSON, a few hundred bytes each)."""
-
-_CANNOT_USE_PLATFORM = 3
-"""resolved_assets.py's exit code when the base's platform package cannot be imported."""
+from nope.resolved_assets import resolved_tree
 
 
 @dataclass
@@ -93,77 +78,21 @@ def repository_branch(project: type[NopeProject]) -> str:
 def branch_impact(repo_root: Path, defs_path: Path, project: type[NopeProject], *, base_ref: str | None, branch: str) -> Impact:
     """Compare the base (`base_ref`, or the merge base with `branch`) with the working tree.
 
-    The base is resolved in a process of its own while this one resolves the working tree:
-    the two loads run side by side, and the base's platform package never meets this one's.
+    The base is read and resolved in a process of its own (base_resolution.py) while this one
+    resolves the working tree.
     """
     commit = base_commit(repo_root, base_ref, branch)
     defs_name = defs_path.absolute().relative_to(repo_root.absolute()).as_posix()
-    with materialized(repo_root, commit, [defs_name, "platform", "pyproject.toml"]) as (base_root, skipped):
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            started = time.monotonic()
-            process = _start_base_process(base_root, defs_name, project, out, err)
-            head = resolved_tree(project.load(defs_path), defs_path.absolute())
-            base = _base_answer(process, out, err, started) or _base_with_this_platform(
-                base_root / defs_name, project, err
-            )
-    left_out = [{"path": path, "line": 0, "column": 0, "message": reason} for path, reason in skipped]
-    base["problems"] = [*left_out, *base["problems"]]
+    base_process = BaseProcess(repo_root, commit, defs_name, project)
+    try:
+        head = resolved_tree(project.load(defs_path), defs_path.absolute())
+    except BaseException:
+        base_process.stop()  # a bug in the platform's code, or Ctrl-C: the child does not outlive the command
+        raise
+    base, why = base_process.answer()
+    if base is None:
+        base = base_with_this_platform(repo_root, commit, defs_name, project, why)
     return compare(base, head, commit=commit)
-
-
-def _start_base_process(base_root: Path, defs_name: str, project: type[NopeProject], out: Any, err: Any) -> subprocess.Popen[bytes]:
-    """`python -m nope.resolved_assets` on the base: its own platform package, this loader."""
-    spec = f"{project.__module__}:{project.__qualname__}"
-    try:
-        settings = tomllib.loads((base_root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["nope"]
-        spec = str(settings.get("project", spec))
-    except (OSError, KeyError, TypeError, ValueError):
-        pass  # no [tool.nope] at the base: this tree's project class names the package
-    loader = Path(nope.__file__).parent.parent  # this tree's platform/, for `nope` only: the base's copy is not written
-    python_path = os.pathsep.join([str(base_root / "platform"), str(loader)])
-    return subprocess.Popen(
-        [sys.executable, "-m", "nope.resolved_assets", str(base_root / defs_name), spec],
-        cwd=base_root, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-        env={**os.environ, "PYTHONPATH": python_path},
-    )  # fmt: skip
-
-
-def _base_answer(process: subprocess.Popen[bytes], out: Any, err: Any, started: float) -> dict[str, Any] | None:
-    """The base's tree as the process printed it, None if its platform package cannot be used; bounded in time and size."""
-    try:
-        process.wait(timeout=max(1.0, BASE_TIMEOUT_SECONDS - (time.monotonic() - started)))
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise RefusedBase(f"reading the base took over {BASE_TIMEOUT_SECONDS} s") from None
-    if process.returncode == _CANNOT_USE_PLATFORM:
-        return None
-    size = out.tell()
-    if process.returncode != 0 or size > MAX_BASE_ANSWER_BYTES:
-        err.seek(0)
-        last = (err.read(4000).decode("utf-8", errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise RefusedBase(f"reading the base failed: {last}")
-    out.seek(0)
-    tree: dict[str, Any] = json.loads(out.read())
-    if tree.get("format") != TREE_FORMAT:
-        raise RefusedBase("reading the base gave an answer of another format")
-    return tree
-
-
-def _base_with_this_platform(base_defs: Path, project: type[NopeProject], err: Any) -> dict[str, Any]:
-    """The base read with this tree's platform package, saying so: its own could not be imported."""
-    err.seek(0)
-    why = " ".join(err.read(2000).decode("utf-8", errors="replace").split())
-    tree = resolved_tree(project.load(base_defs), base_defs.absolute())
-    note = {
-        "path": "platform",
-        "line": 0,
-        "column": 0,
-        "message": f"the base's platform package could not be imported ({why}); the base was read with this "
-        "tree's platform, so a change of platform defaults is not shown",
-    }
-    tree["problems"].insert(0, note)
-    return tree
 
 
 def compare(base: dict[str, Any], head: dict[str, Any], *, commit: str) -> Impact:
@@ -174,9 +103,9 @@ def compare(base: dict[str, Any], head: dict[str, Any], *, commit: str) -> Impac
     impact.added = sorted(set(head_assets) - set(base_assets))
     impact.removed = sorted(set(base_assets) - set(head_assets) - unreadable)
     for key in sorted(set(base_assets) & set(head_assets)):
-        changed = _changed_aspects(base_assets[key]["aspects"], head_assets[key]["aspects"])
-        if changed:
-            impact.modified[key] = changed
+        before, after = base_assets[key]["aspects"], head_assets[key]["aspects"]
+        if before != after:
+            impact.modified[key] = _changed_aspects(json.loads(before), json.loads(after))
     changed_keys = {*impact.added, *impact.modified, *impact.removed}
     impact.downstream = _downstream(changed_keys, head_assets)
     for key in sorted({*changed_keys, *impact.downstream}):

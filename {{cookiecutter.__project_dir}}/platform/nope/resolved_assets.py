@@ -7,18 +7,15 @@ platform customizes (`owners`, `tags`, ...), after group defaults, named after m
 plus `script` for the script's path and content (what its code version hashes).
 
 The base tree is resolved with the *base's* platform package, in a process of its own
-(`python -m nope.resolved_assets <defs> <package:Class>`, see base_tree.py): importing two
-versions of one platform package into one process is not possible. Nothing here imports
-Dagster.
+(base_resolution.py): two versions of one platform package cannot share a process. Nothing
+here imports Dagster.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,8 +38,10 @@ _TARGET_LEVEL_SKIPPED = {"assets", "script", *AssetFields.model_fields}
 def resolved_tree(loaded: LoadedDefs, defs_path: Path) -> dict[str, Any]:
     """`{"assets": {key: asset}, "broken": [...], "problems": [...]}` for one loaded tree.
 
-    An asset is `{"manifest": path, "owners": [...], "deps": [...], "aspects": {name: value}}`.
-    `broken` lists where broken files reach (`{"path", "scope"}`): the assets a broken
+    An asset is `{"manifest": path, "owners": [...], "deps": [...], "aspects": "<JSON>"}`: its
+    aspects as one JSON text with sorted keys, so that equal assets (nearly all of them) are
+    told equal by comparing two strings, and the base's answer stays quick to parse.
+    `broken` lists where broken files reach (`{"path", "scope", "asset"}`): the assets a broken
     manifest (or `_group.yaml`, or folder) would define cannot be compared, only reported.
     """
     assets: dict[str, Any] = {}
@@ -57,11 +56,10 @@ def resolved_tree(loaded: LoadedDefs, defs_path: Path) -> dict[str, Any]:
                 "manifest": target.manifest.relative_path,
                 "owners": list(asset.owners),
                 "deps": sorted(asset.deps),
-                "aspects": aspects,
+                "aspects": json.dumps(aspects, sort_keys=True, default=str),
             }
     broken = [_reach(path, defs_path) for path in loaded.broken_manifests]
-    tree = {"format": TREE_FORMAT, "assets": assets, "broken": broken, "problems": [_problem_dict(p) for p in problems]}
-    return json.loads(json.dumps(tree, default=str))  # one form for both sides: dates and tuples as JSON has them
+    return {"format": TREE_FORMAT, "assets": assets, "broken": broken, "problems": [_problem_dict(p) for p in problems]}
 
 
 def _aspects(target: NopeInvocationTarget, asset: Any) -> dict[str, Any]:
@@ -98,7 +96,7 @@ def _property_or(manifest: Any, name: str, value: Any) -> Any:
 def _script_aspect(target: NopeInvocationTarget, defs_path: Path) -> tuple[dict[str, str] | None, list[Problem]]:
     """The script's path below defs/ and a hash of its bytes, read within `nope check`'s limits."""
     try:
-        content = target.manifest.read_script_bytes()
+        content = target.manifest.script_bytes  # read once, within the limits, and kept for the code version
     except NopeManifestError as error:
         return None, list(error.problems)
     path = os.path.relpath(target.script_path, defs_path).replace(os.sep, "/")
@@ -128,25 +126,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(item) for item in value]
     return value
-
-
-def main(argv: list[str]) -> int:
-    """`python -m nope.resolved_assets <defs folder> <package:ProjectClass>`: the tree as JSON on stdout."""
-    from nope.project import NopeProject
-
-    defs_path, spec = Path(argv[0]), argv[1]
-    module_name, _, class_name = spec.partition(":")
-    try:
-        project = getattr(importlib.import_module(module_name), class_name)
-    except Exception as error:  # the base's platform package is the base's business: say why, the caller falls back
-        print(f"{spec}: {type(error).__name__}: {error}", file=sys.stderr)
-        return 3
-    if not (isinstance(project, type) and issubclass(project, NopeProject)):
-        print(f"{spec} is not a NopeProject subclass", file=sys.stderr)
-        return 3
-    json.dump(resolved_tree(project.load(defs_path), defs_path.absolute()), sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
