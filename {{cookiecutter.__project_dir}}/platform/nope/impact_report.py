@@ -84,7 +84,7 @@ def markdown(impact: Impact) -> str:
             rows.append(f"| `{_cell(key)}` |{changed} {owners} |")
         parts.append(f"#### {kind.capitalize()} ({len(keys)})\n\n" + "\n".join(rows))
     if impact.selected or impact.removed:
-        parts.append(mermaid(impact))
+        parts.append(mermaid(impact) + "\n\nGreen: added; amber: modified; red, dashed: removed; blue: downstream.")
     if impact.problems:
         listed = "\n".join(
             f"- {problem['side']}: `{_cell(_where(problem))}`: {_cell(problem['message'])}" for problem in impact.problems
