@@ -246,12 +246,17 @@ def test_a_base_that_is_not_here_is_refused_saying_how_to_fetch_it(repo: Path, t
 
 
 def test_diff_never_imports_dagster(repo: Path) -> None:
-    """A `dagster` that ends any process importing it, first on both sides' paths: the report still comes."""
+    """A `dagster` that ends any process importing it, first on both sides' paths: the report still comes.
+
+    The platform package changes too, so the base is read whole, in a process of its own (base_resolution.py).
+    """
     write(repo, {"platform/dagster/__init__.py": "import os\nos._exit(42)\n"})
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a trap")
     git(repo, "branch", "-f", "main")
     (repo / "defs/a/x.py").write_text("print('changed')\n")
+    settings = repo / "platform" / PACKAGE / "settings.py"
+    settings.write_text(settings.read_text() + "# edited\n")
 
     assert diff(repo)["modified"] == {"a/x": ["script"]}
 

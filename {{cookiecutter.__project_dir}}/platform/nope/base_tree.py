@@ -90,6 +90,14 @@ def base_commit(repo_root: Path, ref: str | None, branch: str) -> str:
     raise RefusedBase(f"the branch `{branch}` is not here: fetch it with `git fetch origin {branch}`, or pass --base REF")
 
 
+def changed_paths(repo_root: Path, commit: str, paths: list[str]) -> list[str]:
+    """Repository-relative paths under `paths` that differ between `commit` and the working tree:
+    changed, added, deleted or untracked (ignored files included: the loader reads those too)."""
+    changed = _git_ok(repo_root, "diff", "--name-only", "--no-renames", "-z", "--end-of-options", commit, "--", *paths, limit=MAX_LISTING_BYTES)
+    untracked = _git_ok(repo_root, "ls-files", "--others", "-z", "--", *paths, limit=MAX_LISTING_BYTES)
+    return [path.decode("utf-8", errors="replace") for path in (changed + b"\0" + untracked).split(b"\0") if path]
+
+
 @contextmanager
 def materialized(repo_root: Path, commit: str, paths: list[str]) -> Iterator[tuple[Path, list[tuple[str, str]]]]:
     """A temporary copy of `paths` (repository-relative) at `commit`, and the files left out, with why.
@@ -98,7 +106,7 @@ def materialized(repo_root: Path, commit: str, paths: list[str]) -> Iterator[tup
     """
     with tempfile.TemporaryDirectory(prefix="nope-diff-base-") as folder:
         into = Path(folder)
-        files, skipped = _listing(repo_root, commit, paths)
+        files, skipped = _listing(repo_root, commit, paths) if paths else ([], [])
         _write(repo_root, files, into)
         yield into, skipped
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nope.base_resolution import BaseProcess, base_with_this_platform
+from nope.base_resolution import BaseProcess, base_of_groups, base_with_this_platform, changed_groups
 from nope.base_tree import base_commit
 from nope.project import NopeProject
 from nope.resolved_assets import resolved_tree
@@ -78,11 +78,19 @@ def repository_branch(project: type[NopeProject]) -> str:
 def branch_impact(repo_root: Path, defs_path: Path, project: type[NopeProject], *, base_ref: str | None, branch: str) -> Impact:
     """Compare the base (`base_ref`, or the merge base with `branch`) with the working tree.
 
-    The base is read and resolved in a process of its own (base_resolution.py) while this one
-    resolves the working tree.
+    The base is read for the changed groups only when that is enough, else whole, in a process
+    of its own while this one resolves the working tree (base_resolution.py says when and why).
     """
     commit = base_commit(repo_root, base_ref, branch)
     defs_name = defs_path.absolute().relative_to(repo_root.absolute()).as_posix()
+    groups = changed_groups(repo_root, commit, defs_name, project)
+    if groups is not None:
+        loaded = project.load(defs_path)
+        head = resolved_tree(loaded, defs_path.absolute())
+        below = [path.relative_to(defs_path.absolute()).parts for path in loaded.broken_manifests if path.is_relative_to(defs_path.absolute())]
+        if all(len(parts) > 1 for parts in below):  # a broken file at the top of defs/: read everything
+            groups |= {parts[0] for parts in below}
+            return compare(base_of_groups(repo_root, commit, defs_name, project, groups, head), head, commit=commit)
     base_process = BaseProcess(repo_root, commit, defs_name, project)
     try:
         head = resolved_tree(project.load(defs_path), defs_path.absolute())
