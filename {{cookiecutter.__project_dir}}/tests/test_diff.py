@@ -13,8 +13,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from nope.base_resolution import changed_groups
+
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }} as Project
-from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
+from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS, REPOSITORY_BRANCH
 
 from conftest import REPO_ROOT
 
@@ -69,19 +71,23 @@ def diff(root: Path, *args: str, code: int = 0) -> dict[str, Any]:
     return report
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A platform repository with BASE_TREE committed on `main`, and a branch `change` checked out."""
-    root = tmp_path / "repo"
-    root.mkdir()
+def committed_platform_repository(root: Path, git_root: Path) -> Path:
+    """BASE_TREE in a platform repository at `root`, committed on the repository's branch in the git
+    repository at `git_root` (`root` itself or a folder above it), and a branch `change` checked out."""
+    root.mkdir(parents=True)
     shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
     shutil.copytree(PLATFORM / PACKAGE, root / "platform" / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
     write(root, BASE_TREE)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "base")
-    git(root, "checkout", "-q", "-b", "change")
+    git(git_root, "init", "-q", "-b", REPOSITORY_BRANCH)
+    git(git_root, "add", "-A")
+    git(git_root, "commit", "-q", "-m", "base")
+    git(git_root, "checkout", "-q", "-b", "change")
     return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return committed_platform_repository(tmp_path / "repo", tmp_path / "repo")
 
 
 def test_added_removed_modified_and_downstream_across_groups(repo: Path) -> None:
@@ -114,6 +120,20 @@ def test_added_removed_modified_and_downstream_across_groups(repo: Path) -> None
     assert report["owners"]["b/z"] == ["team:b"]
     assert ["a/x", "a/y"] in report["edges"] and ["a/y", "b/z"] in report["edges"] and ["c/p", "c/d"] in report["edges"]
     assert report["problems"] == []
+
+
+def test_a_platform_repository_in_a_subfolder_of_a_git_repository(tmp_path: Path) -> None:
+    (tmp_path / "monorepo").mkdir()
+    repo = committed_platform_repository(tmp_path / "monorepo" / "data-platform", tmp_path / "monorepo")
+    (repo / "defs/c/o.py").write_text("print('changed')\n")
+    (repo / "defs/c/new.yaml").write_text("target: subprocess\n")
+    (repo / "defs/c/new.py").write_text(SCRIPT)
+
+    report = diff(repo)
+
+    assert (report["added"], report["modified"]) == (["c/new"], {"c/o": ["script"]})
+    # Paths from git are the platform repository's own: only the changed group is read from the base.
+    assert changed_groups(repo, report["base"], "defs", Project) == {"c"}
 
 
 def test_a_group_default_and_a_platform_default_reach_every_asset(repo: Path) -> None:
@@ -152,7 +172,7 @@ def test_a_removed_asset_something_still_depends_on_is_a_problem(repo: Path) -> 
 def test_broken_manifests_on_either_side_are_listed_and_do_not_stop_the_report(repo: Path) -> None:
     write(repo, {"defs/b/w.yaml": "target: subprocess\nownerz: [team:b]\n"})  # broken at the base
     git(repo, "commit", "-q", "-am", "a typo")
-    git(repo, "branch", "-f", "main")
+    git(repo, "branch", "-f", REPOSITORY_BRANCH)
     git(repo, "checkout", "-q", "-b", "fix")
     write(
         repo,
@@ -227,19 +247,21 @@ def test_a_base_that_is_not_here_is_refused_saying_how_to_fetch_it(repo: Path, t
     assert result.returncode == 2
     assert result.stderr == "nope: `no-such-branch` is not a commit here: fetch it with `git fetch origin no-such-branch`, or pass another --base\n"
 
-    base = git(repo, "rev-parse", "main")
+    base = git(repo, "rev-parse", REPOSITORY_BRANCH)
     (repo / "defs/a/x.py").write_text("print('changed')\n")
     git(repo, "commit", "-q", "-am", "change")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth=1", "--branch", "change", f"file://{repo}", str(clone))
     shallow = nope(clone, "diff")
     assert shallow.returncode == 2
-    assert shallow.stderr == "nope: the branch `main` is not here: fetch it with `git fetch origin main`, or pass --base REF\n"
+    assert shallow.stderr == (
+        f"nope: the branch `{REPOSITORY_BRANCH}` is not here: fetch it with `git fetch origin {REPOSITORY_BRANCH}`, or pass --base REF\n"
+    )
     missing = nope(clone, "diff", "--base", base)
     assert missing.returncode == 2
     assert "not in this shallow clone: fetch it with" in missing.stderr and "git fetch --unshallow" in missing.stderr
     assert "Traceback" not in shallow.stderr + missing.stderr
-    git(clone, "fetch", "-q", "--depth=1", "origin", "main:refs/remotes/origin/main")
+    git(clone, "fetch", "-q", "--depth=1", "origin", f"{REPOSITORY_BRANCH}:refs/remotes/origin/{REPOSITORY_BRANCH}")
     unrelated = nope(clone, "diff")
     assert unrelated.returncode == 2
     assert "fetch the history with `git fetch --unshallow`" in unrelated.stderr
@@ -253,7 +275,7 @@ def test_diff_never_imports_dagster(repo: Path) -> None:
     write(repo, {"platform/dagster/__init__.py": "import os\nos._exit(42)\n"})
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a trap")
-    git(repo, "branch", "-f", "main")
+    git(repo, "branch", "-f", REPOSITORY_BRANCH)
     (repo / "defs/a/x.py").write_text("print('changed')\n")
     settings = repo / "platform" / PACKAGE / "settings.py"
     settings.write_text(settings.read_text() + "# edited\n")
@@ -265,7 +287,7 @@ def test_a_base_script_over_the_limit_is_never_read_and_reported_as_check_would(
     write(repo, {"defs/a/big.yaml": "target: subprocess\n", "defs/a/big.py": "#" * 10_000_001})
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a script too big")
-    git(repo, "branch", "-f", "main")
+    git(repo, "branch", "-f", REPOSITORY_BRANCH)
     (repo / "defs/a/big.py").write_text(SCRIPT)
 
     report = diff(repo)
@@ -285,7 +307,7 @@ def test_a_base_whose_platform_package_cannot_be_imported_is_read_with_this_one(
     fixed = init.read_text()
     init.write_text("raise ImportError('an old platform')\n")
     git(repo, "commit", "-q", "-am", "a broken platform")
-    git(repo, "branch", "-f", "main")
+    git(repo, "branch", "-f", REPOSITORY_BRANCH)
     init.write_text(fixed)
     (repo / "defs/a/x.py").write_text("print('changed')\n")
 

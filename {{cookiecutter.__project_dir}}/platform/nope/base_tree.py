@@ -93,7 +93,10 @@ def base_commit(repo_root: Path, ref: str | None, branch: str) -> str:
 def changed_paths(repo_root: Path, commit: str, paths: list[str]) -> list[str]:
     """Repository-relative paths under `paths` that differ between `commit` and the working tree:
     changed, added, deleted or untracked (ignored files included: the loader reads those too)."""
-    changed = _git_ok(repo_root, "diff", "--name-only", "--no-renames", "-z", "--end-of-options", commit, "--", *paths, limit=MAX_LISTING_BYTES)
+    changed = _git_ok(
+        repo_root, "diff", "--name-only", "--relative", "--no-renames", "-z", "--end-of-options", commit, "--", *paths,
+        limit=MAX_LISTING_BYTES,
+    )  # fmt: skip
     untracked = _git_ok(repo_root, "ls-files", "--others", "-z", "--", *paths, limit=MAX_LISTING_BYTES)
     return [path.decode("utf-8", errors="replace") for path in (changed + b"\0" + untracked).split(b"\0") if path]
 
