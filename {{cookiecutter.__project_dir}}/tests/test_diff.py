@@ -317,3 +317,12 @@ def test_a_base_whose_platform_package_cannot_be_imported_is_read_with_this_one(
     (note,) = [problem for problem in report["problems"] if problem["path"] == "platform"]
     assert note["side"] == "base"
     assert note["message"].startswith("the base's platform package could not be imported (ImportError: an old platform)")
+
+
+def test_mermaid_labels_are_escaped_whatever_a_platform_names_its_keys() -> None:
+    from nope.impact import Impact
+    from nope.impact_report import mermaid
+
+    graph = mermaid(Impact(base="0" * 40, added=['a/"b"<c>'], owners={'a/"b"<c>': []}))
+
+    assert '  n0["a/#34;b#34;#60;c#62;"]:::added\n' in graph
