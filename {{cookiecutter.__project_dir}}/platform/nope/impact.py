@@ -24,6 +24,7 @@ from typing import Any
 
 from nope.base_resolution import BaseProcess, base_of_groups, base_with_this_platform, changed_groups
 from nope.base_tree import base_commit
+from nope.loading import LoadedDefs
 from nope.project import NopeProject
 from nope.resolved_assets import resolved_tree
 
@@ -84,23 +85,39 @@ def branch_impact(repo_root: Path, defs_path: Path, project: type[NopeProject], 
     commit = base_commit(repo_root, base_ref, branch)
     defs_name = defs_path.absolute().relative_to(repo_root.absolute()).as_posix()
     groups = changed_groups(repo_root, commit, defs_name, project)
-    if groups is not None:
-        loaded = project.load(defs_path)
-        head = resolved_tree(loaded, defs_path.absolute())
-        below = [path.relative_to(defs_path.absolute()).parts for path in loaded.broken_manifests if path.is_relative_to(defs_path.absolute())]
-        if all(len(parts) > 1 for parts in below):  # a broken file at the top of defs/: read everything
-            groups |= {parts[0] for parts in below}
-            return compare(base_of_groups(repo_root, commit, defs_name, project, groups, head), head, commit=commit)
+    if groups is None:
+        return compare(*_whole_base_and_head(repo_root, commit, defs_name, defs_path, project, None), commit=commit)
+    loaded = project.load(defs_path)
+    groups = _with_broken_groups(groups, loaded, defs_path.absolute())
+    if groups is None:
+        return compare(*_whole_base_and_head(repo_root, commit, defs_name, defs_path, project, loaded), commit=commit)
+    head = resolved_tree(loaded, defs_path.absolute())
+    return compare(base_of_groups(repo_root, commit, defs_name, project, groups, head), head, commit=commit)
+
+
+def _with_broken_groups(groups: set[str], loaded: LoadedDefs, defs_path: Path) -> set[str] | None:
+    """`groups` and those with a broken file now (another group's change may have broken it), or
+    None when a broken file lies at the top of defs/ (or is defs/ itself): then the whole base is read."""
+    below = [path.relative_to(defs_path).parts if path.is_relative_to(defs_path) else () for path in loaded.broken_manifests]
+    if any(len(parts) < 2 for parts in below):
+        return None
+    return groups | {parts[0] for parts in below}
+
+
+def _whole_base_and_head(
+    repo_root: Path, commit: str, defs_name: str, defs_path: Path, project: type[NopeProject], loaded: LoadedDefs | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The whole base, resolved in its own process while this one loads the working tree (unless `loaded` already)."""
     base_process = BaseProcess(repo_root, commit, defs_name, project)
     try:
-        head = resolved_tree(project.load(defs_path), defs_path.absolute())
+        head = resolved_tree(loaded or project.load(defs_path), defs_path.absolute())
     except BaseException:
         base_process.stop()  # a bug in the platform's code, or Ctrl-C: the child does not outlive the command
         raise
     base, why = base_process.answer()
     if base is None:
         base = base_with_this_platform(repo_root, commit, defs_name, project, why)
-    return compare(base, head, commit=commit)
+    return base, head
 
 
 def compare(base: dict[str, Any], head: dict[str, Any], *, commit: str) -> Impact:
