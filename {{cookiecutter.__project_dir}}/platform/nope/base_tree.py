@@ -92,13 +92,15 @@ def base_commit(repo_root: Path, ref: str | None, branch: str) -> str:
 
 def changed_paths(repo_root: Path, commit: str, paths: list[str]) -> list[str]:
     """Repository-relative paths under `paths` that differ between `commit` and the working tree:
-    changed, added, deleted or untracked (ignored files included: the loader reads those too)."""
+    changed, added, deleted or untracked (ignored files included: the loader reads those too,
+    except Python's `__pycache__`, which importing the platform package writes)."""
     changed = _git_ok(
         repo_root, "diff", "--name-only", "--relative", "--no-renames", "-z", "--end-of-options", commit, "--", *paths,
         limit=MAX_LISTING_BYTES,
     )  # fmt: skip
     untracked = _git_ok(repo_root, "ls-files", "--others", "-z", "--", *paths, limit=MAX_LISTING_BYTES)
-    return [path.decode("utf-8", errors="replace") for path in (changed + b"\0" + untracked).split(b"\0") if path]
+    listed = (path.decode("utf-8", errors="replace") for path in (changed + b"\0" + untracked).split(b"\0") if path)
+    return [path for path in listed if "__pycache__" not in path.split("/")]  # Python's own, never read as code here
 
 
 @contextmanager
@@ -115,7 +117,7 @@ def materialized(repo_root: Path, commit: str, paths: list[str]) -> Iterator[tup
 
 
 def _listing(repo_root: Path, commit: str, paths: list[str]) -> tuple[list[BaseFile], list[tuple[str, str]]]:
-    """The blobs to write, and the paths left out: not a regular file or link, a link outside defs/, or unsafe."""
+    """The blobs to write, and the paths left out: not a regular file or link, a link under platform/, or unsafe."""
     listed = _git_ok(repo_root, "ls-tree", "-r", "-l", "-z", "--end-of-options", commit, "--", *paths, limit=MAX_LISTING_BYTES)
     files: list[BaseFile] = []
     skipped: list[tuple[str, str]] = []
