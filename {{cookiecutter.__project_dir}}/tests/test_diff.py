@@ -328,3 +328,17 @@ def test_mermaid_labels_are_escaped_whatever_a_platform_names_its_keys() -> None
     graph = mermaid(Impact(base="0" * 40, added=['a/"b"<c>'], owners={'a/"b"<c>': []}))
 
     assert '  n0["a/#34;b#34;#60;c#62;"]:::added\n' in graph
+
+
+def test_a_base_symlink_leading_out_of_defs_is_refused_as_check_refuses_it(repo: Path) -> None:
+    (repo / "defs/a/secret.yaml").symlink_to("/etc/passwd")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a link out")
+    git(repo, "branch", "-f", REPOSITORY_BRANCH)
+    (repo / "defs/a/secret.yaml").unlink()
+
+    report = diff(repo)
+
+    assert (report["added"], report["removed"], report["modified"]) == ([], [], {})
+    assert {"side": "base", "path": "defs/a/secret.yaml", "line": 0, "column": 0, "message": "points outside defs/; keep it inside defs/"} in report["problems"]
+    assert "root:" not in json.dumps(report)
