@@ -54,13 +54,17 @@ def write(root: Path, files: dict[str, str]) -> None:
 
 def git(root: Path, *args: str) -> str:
     identity = ["-c", "user.name=A practitioner", "-c", "user.email=practitioner@example.com"]
-    return subprocess.run(["git", *identity, *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *identity, *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def nope(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if key != "GITHUB_ACTIONS"}
     environment["PYTHONPATH"] = str(PLATFORM)
-    return subprocess.run([sys.executable, "-m", "nope", *args], cwd=root, env=environment, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "nope", *args], cwd=root, env=environment, capture_output=True, text=True
+    )
 
 
 def diff(root: Path, *args: str, code: int = 0) -> dict[str, Any]:
@@ -247,7 +251,10 @@ def test_markdown_has_a_table_per_kind_and_a_mermaid_graph(repo: Path) -> None:
 def test_a_base_that_is_not_here_is_refused_saying_how_to_fetch_it(repo: Path, tmp_path: Path) -> None:
     result = nope(repo, "diff", "--base", "no-such-branch")
     assert result.returncode == 2
-    assert result.stderr == "nope: `no-such-branch` is not a commit here: fetch it with `git fetch origin no-such-branch`, or pass another --base\n"
+    assert (
+        result.stderr
+        == "nope: `no-such-branch` is not a commit here: fetch it with `git fetch origin no-such-branch`, or pass another --base\n"
+    )
 
     base = git(repo, "rev-parse", REPOSITORY_BRANCH)
     (repo / "defs/a/x.py").write_text("print('changed')\n")
@@ -318,7 +325,9 @@ def test_a_base_whose_platform_package_cannot_be_imported_is_read_with_this_one(
     assert report["modified"] == {"a/x": ["script"]}
     (note,) = [problem for problem in report["problems"] if problem["path"] == "platform"]
     assert note["side"] == "base"
-    assert note["message"].startswith("the base's platform package could not be imported (ImportError: an old platform)")
+    assert note["message"].startswith(
+        "the base's platform package could not be imported (ImportError: an old platform)"
+    )
 
 
 def test_mermaid_labels_are_escaped_whatever_a_platform_names_its_keys() -> None:
@@ -340,5 +349,11 @@ def test_a_base_symlink_leading_out_of_defs_is_refused_as_check_refuses_it(repo:
     report = diff(repo)
 
     assert (report["added"], report["removed"], report["modified"]) == ([], [], {})
-    assert {"side": "base", "path": "defs/a/secret.yaml", "line": 0, "column": 0, "message": "points outside defs/; keep it inside defs/"} in report["problems"]
+    assert {
+        "side": "base",
+        "path": "defs/a/secret.yaml",
+        "line": 0,
+        "column": 0,
+        "message": "points outside defs/; keep it inside defs/",
+    } in report["problems"]
     assert "root:" not in json.dumps(report)

@@ -99,7 +99,9 @@ class BaseProcess:
         return tree, words
 
 
-def base_with_this_platform(repo_root: Path, commit: str, defs_name: str, project: type[NopeProject], why: str) -> dict[str, Any]:
+def base_with_this_platform(
+    repo_root: Path, commit: str, defs_name: str, project: type[NopeProject], why: str
+) -> dict[str, Any]:
     """The base read with this tree's platform package, saying so: its own could not be imported."""
     with materialized(repo_root, commit, [defs_name]) as (base_root, skipped):
         tree = resolved_tree(project.load(base_root / defs_name), (base_root / defs_name).absolute())
@@ -135,9 +137,7 @@ def base_of_groups(
     with materialized(repo_root, commit, [f"{defs_name}/{group}" for group in sorted(groups)]) as (base_root, skipped):
         base_defs = base_root / defs_name
         base_defs.mkdir(parents=True, exist_ok=True)
-        loaded = load_defs(
-            base_defs, project.invocation_target_map(), allow_keys_outside_group=False, groups=groups
-        )
+        loaded = load_defs(base_defs, project.invocation_target_map(), allow_keys_outside_group=False, groups=groups)
         tree = resolved_tree(loaded, base_defs.absolute())
     kept = {key: asset for key, asset in head["assets"].items() if _group_of(asset["manifest"]) not in groups}
     tree["assets"] = {**kept, **tree["assets"]}
@@ -180,7 +180,9 @@ def main(argv: list[str]) -> int:
         with materialized(repo_root, commit, [defs_name, "platform", "pyproject.toml"]) as (base_root, skipped):
             try:
                 project = _base_project(base_root, fallback_spec)
-            except Exception as error:  # the base's platform package is the base's business: say why, the parent falls back
+            except (
+                Exception
+            ) as error:  # the base's platform package is the base's business: say why, the parent falls back
                 print(f"{type(error).__name__}: {error}", file=sys.stderr)
                 return CANNOT_USE_PLATFORM
             tree = resolved_tree(project.load(base_root / defs_name), (base_root / defs_name).absolute())

@@ -64,7 +64,12 @@ class BaseFile(NamedTuple):
 
 def base_commit(repo_root: Path, ref: str | None, branch: str) -> str:
     """The commit to compare against: `ref`, or the merge base of HEAD with the repository's branch."""
-    _git_ok(repo_root, "rev-parse", "--git-dir", refusal="this folder is not in a git repository; `nope diff` compares git commits")
+    _git_ok(
+        repo_root,
+        "rev-parse",
+        "--git-dir",
+        refusal="this folder is not in a git repository; `nope diff` compares git commits",
+    )
     shallow = _git(repo_root, "rev-parse", "--is-shallow-repository").stdout.strip() == b"true"
     if ref is not None:
         found = _git(repo_root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
@@ -75,7 +80,9 @@ def base_commit(repo_root: Path, ref: str | None, branch: str) -> str:
                 f"`{ref}` is not in this shallow clone: fetch it with `git fetch origin {ref} --depth=1`, "
                 "or the whole history with `git fetch --unshallow`"
             )
-        raise RefusedBase(f"`{ref}` is not a commit here: fetch it with `git fetch origin {ref}`, or pass another --base")
+        raise RefusedBase(
+            f"`{ref}` is not a commit here: fetch it with `git fetch origin {ref}`, or pass another --base"
+        )
     for candidate in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
         if _git(repo_root, "rev-parse", "--verify", "--quiet", candidate).returncode == 0:
             merge_base = _git(repo_root, "merge-base", "HEAD", candidate)
@@ -87,7 +94,9 @@ def base_commit(repo_root: Path, ref: str | None, branch: str) -> str:
                     "fetch the history with `git fetch --unshallow` (or `git fetch --deepen=100`), or pass --base"
                 )
             raise RefusedBase(f"HEAD and `{branch}` have no commit in common; pass --base REF")
-    raise RefusedBase(f"the branch `{branch}` is not here: fetch it with `git fetch origin {branch}`, or pass --base REF")
+    raise RefusedBase(
+        f"the branch `{branch}` is not here: fetch it with `git fetch origin {branch}`, or pass --base REF"
+    )
 
 
 def changed_paths(repo_root: Path, commit: str, paths: list[str]) -> list[str]:
@@ -118,7 +127,9 @@ def materialized(repo_root: Path, commit: str, paths: list[str]) -> Iterator[tup
 
 def _listing(repo_root: Path, commit: str, paths: list[str]) -> tuple[list[BaseFile], list[tuple[str, str]]]:
     """The blobs to write, and the paths left out: not a regular file or link, a link under platform/, or unsafe."""
-    listed = _git_ok(repo_root, "ls-tree", "-r", "-l", "-z", "--end-of-options", commit, "--", *paths, limit=MAX_LISTING_BYTES)
+    listed = _git_ok(
+        repo_root, "ls-tree", "-r", "-l", "-z", "--end-of-options", commit, "--", *paths, limit=MAX_LISTING_BYTES
+    )
     files: list[BaseFile] = []
     skipped: list[tuple[str, str]] = []
     for entry in listed.split(b"\0"):
@@ -136,7 +147,9 @@ def _listing(repo_root: Path, commit: str, paths: list[str]) -> tuple[list[BaseF
         else:
             skipped.append((path, f"is a git {kind} of mode {mode}; only files are read from the base"))
     if len(files) > MAX_BASE_FILES:
-        raise RefusedBase(f"the base holds {len(files):,} files under {', '.join(paths)}; `nope diff` reads at most {MAX_BASE_FILES:,}")
+        raise RefusedBase(
+            f"the base holds {len(files):,} files under {', '.join(paths)}; `nope diff` reads at most {MAX_BASE_FILES:,}"
+        )
     return files, skipped
 
 
@@ -167,7 +180,9 @@ def _write_files(repo_root: Path, files: list[BaseFile], into: Path) -> None:
         raise RefusedBase(f"the base's files hold {total:,} bytes; `nope diff` reads at most {MAX_BASE_BYTES:,}")
     for file in files:
         if file.size > _limit(file):
-            _create(into, file.path, b"", made, size=file.size)  # sparse: the loader refuses it by its size, as in a working tree
+            _create(
+                into, file.path, b"", made, size=file.size
+            )  # sparse: the loader refuses it by its size, as in a working tree
     if not wanted:
         return
     request = "".join(f"{file.object_id}\n" for file in wanted).encode()
@@ -247,7 +262,9 @@ def _git(repo_root: Path, *args: str, stdin: bytes = b"", limit: int = 1_000_000
         except FileNotFoundError:
             raise RefusedBase("git is not installed; `nope diff` reads the base from git") from None
         except subprocess.TimeoutExpired:
-            raise RefusedBase(f"`git {args[0]}` took over {GIT_TIMEOUT_SECONDS} s; try again, or pass another --base") from None
+            raise RefusedBase(
+                f"`git {args[0]}` took over {GIT_TIMEOUT_SECONDS} s; try again, or pass another --base"
+            ) from None
         size = out.tell()
         if size > limit:
             raise RefusedBase(f"`git {args[0]}` answered {size:,} bytes, over the {limit:,} `nope diff` reads")

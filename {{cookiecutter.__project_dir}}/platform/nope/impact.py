@@ -76,7 +76,9 @@ def repository_branch(project: type[NopeProject]) -> str:
     return branch if isinstance(branch, str) and branch else "main"
 
 
-def branch_impact(repo_root: Path, defs_path: Path, project: type[NopeProject], *, base_ref: str | None, branch: str) -> Impact:
+def branch_impact(
+    repo_root: Path, defs_path: Path, project: type[NopeProject], *, base_ref: str | None, branch: str
+) -> Impact:
     """Compare the base (`base_ref`, or the merge base with `branch`) with the working tree.
 
     The base is read for the changed groups only when that is enough, else whole, in a process
@@ -98,7 +100,9 @@ def branch_impact(repo_root: Path, defs_path: Path, project: type[NopeProject], 
 def _with_broken_groups(groups: set[str], loaded: LoadedDefs, defs_path: Path) -> set[str] | None:
     """`groups` and those with a broken file now (another group's change may have broken it), or
     None when a broken file lies at the top of defs/ (or is defs/ itself): then the whole base is read."""
-    below = [path.relative_to(defs_path).parts if path.is_relative_to(defs_path) else () for path in loaded.broken_manifests]
+    below = [
+        path.relative_to(defs_path).parts if path.is_relative_to(defs_path) else () for path in loaded.broken_manifests
+    ]
     if any(len(parts) < 2 for parts in below):
         return None
     return groups | {parts[0] for parts in below}
@@ -149,7 +153,10 @@ def _unreadable(base_assets: dict[str, Any], broken: list[dict[str, str]]) -> se
     keys = {reach["asset"] for reach in broken if reach["asset"]}
     for key, asset in base_assets.items():
         manifest = asset["manifest"]
-        if any(manifest == reach["scope"] or (reach["scope"].endswith("/") and manifest.startswith(reach["scope"])) for reach in broken):
+        if any(
+            manifest == reach["scope"] or (reach["scope"].endswith("/") and manifest.startswith(reach["scope"]))
+            for reach in broken
+        ):
             keys.add(key)
     return keys
 

@@ -25,7 +25,12 @@ _MERMAID_CLASSES = {
 
 def render(impact: Impact, form: str) -> str:
     """The report as text ending in a newline, or "" (a `select` of no change)."""
-    renderers: dict[str, Callable[[Impact], str]] = {"text": text, "json": as_json, "markdown": markdown, "select": selection}
+    renderers: dict[str, Callable[[Impact], str]] = {
+        "text": text,
+        "json": as_json,
+        "markdown": markdown,
+        "select": selection,
+    }
     return renderers[form](impact)
 
 
@@ -87,7 +92,8 @@ def markdown(impact: Impact) -> str:
         parts.append(mermaid(impact) + "\n\nGreen: added; amber: modified; red, dashed: removed; blue: downstream.")
     if impact.problems:
         listed = "\n".join(
-            f"- {problem['side']}: `{_cell(_where(problem))}`: {_cell(problem['message'])}" for problem in impact.problems
+            f"- {problem['side']}: `{_cell(_where(problem))}`: {_cell(problem['message'])}"
+            for problem in impact.problems
         )
         parts.append(f"#### Problems ({len(impact.problems)})\n\n{listed}")
     return "\n\n".join(parts) + "\n"

@@ -71,9 +71,7 @@ def _aspects(target: NopeInvocationTarget, asset: Any) -> dict[str, Any]:
     )
     # The manifest object's properties, where the platform may override what the file says.
     aspects = {name: _plain(_property_or(manifest, name, value)) for name, value in target_level.items()}
-    aspects["checks"] = [
-        _plain(check) for check in manifest.checks if check.asset in (None, asset.name)
-    ]
+    aspects["checks"] = [_plain(check) for check in manifest.checks if check.asset in (None, asset.name)]
     own_description = "description" in asset.values.model_fields_set
     aspects.update(
         deps=sorted(asset.deps),
