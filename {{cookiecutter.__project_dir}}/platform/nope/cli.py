@@ -5,6 +5,7 @@
     nope new <group>/<name> [--target T] [--assets a,b] [--script F]  a script and manifest that pass check
     nope schema [-o FILE] [--group-defaults]             the JSON Schema editors use
     nope deploy [--branch B]                             let each target ship its scripts for a branch
+    nope diff [--base REF] [--format text|json|markdown|select]  the assets a branch adds, removes, modifies
 
 It finds the project the way `definitions.py` does, from `[tool.nope]` in the nearest
 `pyproject.toml` (`project = "package:ProjectClass"`, `defs = "defs"`), so it validates with
@@ -24,8 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nope import scaffold
+from nope import impact_report, scaffold
+from nope.base_tree import RefusedBase
 from nope.deploying import DeployError, deploy
+from nope.impact import branch_impact, repository_branch
 from nope.loading import LoadedDefs
 from nope.models import default_asset_key, is_name, name_suggestion
 from nope.problems import NopeManifestError, Problem, did_you_mean, reading_order
@@ -107,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     deploying = commands.add_parser("deploy", help="let each target ship its scripts for a git branch")
     deploying.add_argument("--branch", help="the branch to deploy for (default: the checked-out branch)")
     deploying.set_defaults(command=_deploy)
+    diff = commands.add_parser("diff", help="the assets this branch adds, removes and modifies, and what depends on them")
+    diff.add_argument("--base", metavar="REF", help="the git commit to compare with (default: the merge base with the repository's branch)")
+    diff.add_argument("--format", choices=impact_report.FORMATS, default="text")
+    diff.set_defaults(command=_diff)
     return parser
 
 
@@ -354,6 +361,18 @@ def _deploy(args: argparse.Namespace, config: Config) -> int:
     failed = sum(1 for outcome in outcomes if outcome.error)
     print(f"{len(outcomes)} manifest(s), {failed} failed", file=sys.stderr if failed else sys.stdout)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _diff(args: argparse.Namespace, config: Config) -> int:
+    """Compare the base with the working tree (impact.py); exit 1 if the working tree has problems."""
+    try:
+        impact = branch_impact(
+            config.repo_root, config.defs_path, config.project, base_ref=args.base, branch=repository_branch(config.project)
+        )
+    except RefusedBase as refused:
+        raise UsageError(str(refused)) from None
+    sys.stdout.write(impact_report.render(impact, args.format))
+    return EXIT_PROBLEMS if impact.head_problems else EXIT_OK
 
 
 def _schema(args: argparse.Namespace, config: Config) -> int:
