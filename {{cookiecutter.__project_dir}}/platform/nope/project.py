@@ -65,6 +65,11 @@ class NopeProject:
         }
 
     @classmethod
+    def freshness_policies(cls) -> dict[str, dg.FreshnessPolicy]:
+        """Freshness policies manifests may name in `freshness:` (besides `{max_lag: ...}`). None by default."""
+        return {}
+
+    @classmethod
     def git_repository(cls) -> tuple[str, str] | None:
         """(web address, branch) of this repository on its git host, or None.
 
@@ -117,7 +122,11 @@ class NopeProject:
         if platform_problems:
             raise NopeManifestError(platform_problems) from None
         all_resources = {**cls.default_resources(), **(resources or {})}
-        publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
+        publications = Publications(
+            partitions=cls.partitions(),
+            automation_conditions=cls.automation_conditions(),
+            freshness_policies=cls.freshness_policies(),
+        )
         broken = cls._broken_manifests(loaded, all_resources, publications, defs_path, lenient=lenient)
         valid = [target for target in loaded.targets if target.manifest_path not in broken]
         return cls._build(valid, broken, publications, all_resources, defs_path, lenient=lenient)
@@ -249,7 +258,7 @@ def _automation_sensor() -> dg.AutomationConditionSensorDefinition:
 
 
 def _unknown_publications(target: NopeInvocationTarget, publications: Publications) -> list[Problem]:
-    """Partition and automation rule names must be ones the platform publishes."""
+    """Partition, automation rule and freshness policy names must be ones the platform publishes."""
     problems = []
 
     def unknown(path: tuple[str, ...], what: str, name: str, known: Mapping[str, Any]) -> None:
@@ -270,6 +279,11 @@ def _unknown_publications(target: NopeInvocationTarget, publications: Publicatio
             own = "automation" in asset.values.model_fields_set
             path = (*asset.yaml_path, "automation") if own else ("automation",)
             unknown(path, "automation rule", rule, publications.automation_conditions)
+        policy = asset.freshness
+        if isinstance(policy, str) and policy not in publications.freshness_policies:
+            own = "freshness" in asset.values.model_fields_set
+            path = (*asset.yaml_path, "freshness") if own else ("freshness",)
+            unknown(path, "freshness policy", policy, publications.freshness_policies)
     return problems
 
 
