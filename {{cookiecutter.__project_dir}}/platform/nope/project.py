@@ -7,12 +7,14 @@ default resources; `definitions.py` calls `make_definitions` and nothing else.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
+from nope.owner_channels import OwnerChannels
 from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.process_privacy import keep_this_process_private
 from nope.run_scope import current_scope, pass_to_child_processes
@@ -68,6 +70,16 @@ class NopeProject:
     def freshness_policies(cls) -> dict[str, dg.FreshnessPolicy]:
         """Freshness policies manifests may name in `freshness:` (besides `{max_lag: ...}`). None by default."""
         return {}
+
+    @classmethod
+    def team_channels(cls) -> dict[str, list[str]]:
+        """`team:<name>` owner -> email addresses and `webhook:<VARIABLE>` entries (owner_channels.py). None by default."""
+        return {}
+
+    @classmethod
+    def owner_channels(cls) -> OwnerChannels:
+        """How owners are told: the teams' channels, and the SMTP server and UI address of the environment."""
+        return OwnerChannels.from_environment(cls.team_channels(), os.environ)
 
     @classmethod
     def git_repository(cls) -> tuple[str, str] | None:
@@ -218,10 +230,11 @@ class NopeProject:
         defs_path: Path | str,
         resources: Mapping[str, Any],
     ) -> dg.Definitions:
-        """The built assets (linked to the git host if set), a placeholder per broken manifest, the automation sensor."""
+        """The built assets (linked to the git host if set), a placeholder per broken manifest, the sensors."""
         import dagster as dg
 
         from nope.asset_building import build_broken_manifest_assets
+        from nope.notifications import owner_sensors
 
         automated = any(spec.automation_condition for asset in built.values() for spec in asset.specs)
         assets: Sequence[Any] = list(built.values())  # Dagster's own union of asset types, once linked
@@ -241,7 +254,12 @@ class NopeProject:
                     ),
                 )
         placeholders = build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
-        sensors = [_automation_sensor()] if automated else []
+        sensors: list[dg.SensorDefinition] = [_automation_sensor()] if automated else []
+        owners_by_op = {
+            asset.node_def.name: {spec.key.to_user_string(): list(spec.owners) for spec in asset.specs}
+            for asset in built.values()
+        }
+        sensors += owner_sensors(owners_by_op, cls.owner_channels())
         return dg.Definitions(assets=[*assets, *placeholders], resources=resources, sensors=sensors)
 
 
