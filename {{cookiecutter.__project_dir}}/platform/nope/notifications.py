@@ -35,6 +35,9 @@ from nope.webhooks import WebhookError, post_message
 QUIET_TAG = "nope/quiet"
 """A run with this tag (any value) tells nobody when it fails: previews, backfills, experiments."""
 
+SENSOR_SECONDS = 15
+"""How often each sensor looks (one query of the instance): owners hear within this of the event."""
+
 ATTEMPTS = 3
 RETRY_WAIT_SECONDS = 2.0
 """Between attempts at one message; with the channels' 10-second timeouts, a message costs at most ~34 s."""
@@ -63,6 +66,7 @@ def _run_failure_sensor(
     @dg.run_failure_sensor(
         name="nope_owners_on_run_failure",
         default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=SENSOR_SECONDS,
         description="Tells the owners of each asset whose step failed, once per run (email, team webhooks).",
     )
     def nope_owners_on_run_failure(context: dg.RunFailureSensorContext) -> None:
@@ -118,7 +122,7 @@ def _freshness_sensor(owners_by_key: Mapping[str, Sequence[str]], channels: Owne
     @dg.sensor(
         name="nope_owners_on_freshness",
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,  # as often as Dagster's daemon evaluates freshness
+        minimum_interval_seconds=SENSOR_SECONDS,
         description="Tells the owners when an asset starts failing its `freshness:` policy, and when it recovers.",
     )
     def nope_owners_on_freshness(context: dg.SensorEvaluationContext) -> dg.SkipReason:
