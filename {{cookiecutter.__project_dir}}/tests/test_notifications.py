@@ -178,6 +178,13 @@ def test_without_a_channel_no_owner_sensor_is_defined(make_defs, monkeypatch):
     defs_path = make_defs({"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\nowners: [team:sales]\n"})
     names = [sensor.name for sensor in TeamProject.make_definitions(defs_path=defs_path).sensors or []]
     assert not [name for name in names if name.startswith("nope_owners")]
+    # A team's webhook is a channel of its own; the freshness sensor watches only assets with a policy.
+    monkeypatch.setenv("NOPE_WEBHOOK_SALES", "http://127.0.0.1:9/hook")
+    names = [sensor.name for sensor in TeamProject.make_definitions(defs_path=defs_path).sensors or []]
+    assert names == ["nope_owners_on_run_failure"]
+    (defs_path / "g/a.yaml").write_text("target: subprocess\nowners: [team:sales]\nfreshness: {max_lag: 26h}\n")
+    names = [sensor.name for sensor in TeamProject.make_definitions(defs_path=defs_path).sensors or []]
+    assert names == ["nope_owners_on_run_failure", "nope_owners_on_freshness"]
 
 
 def test_team_channels_in_settings_are_checked_with_their_line(tmp_path):

@@ -10,8 +10,9 @@
   for a change of that state, so this sensor keeps the state it last saw per asset in its cursor
   and speaks on changes only, never on every tick.
 
-Both are defined only when a channel is configured (`OwnerChannels.configured`): a repository
-that sets nothing sends nothing, and shows no sensor that would do nothing. A channel that is
+Both are defined only when a channel is configured (`OwnerChannels.configured`), the second only
+when some asset has a freshness policy: a repository that sets nothing sends nothing, and shows
+no sensor that would do nothing. A channel that is
 down never fails a run: each message is tried `ATTEMPTS` times, with bounded timeouts, and what
 still fails is written to the sensor's log, naming the server or the webhook's variable, never
 a secret.
@@ -24,7 +25,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import dagster as dg
 
@@ -50,14 +51,22 @@ FAILING, FINE = "FAIL", ("PASS", "WARN")
 
 
 def owner_sensors(
-    owners_by_op: Mapping[str, Mapping[str, Sequence[str]]], channels: OwnerChannels
+    owners_by_op: Mapping[str, Mapping[str, Sequence[str]]], channels: OwnerChannels, *, fresh_keys: Iterable[str]
 ) -> list[dg.SensorDefinition]:
-    """The sensors that tell owners, for `owners_by_op` (op name -> asset key -> owners); none when nothing can be sent."""
+    """The sensors that tell owners; none when nothing can be sent.
+
+    `owners_by_op`: op name -> asset key -> owners. `fresh_keys`: the assets with a freshness
+    policy, the only ones the freshness sensor asks about (none: no freshness sensor).
+    """
     if not channels.configured:
         return []
     owners_by_key = {key: list(owners) for assets in owners_by_op.values() for key, owners in assets.items()}
     keys_by_op = {op: list(assets) for op, assets in owners_by_op.items()}
-    return [_run_failure_sensor(keys_by_op, owners_by_key, channels), _freshness_sensor(owners_by_key, channels)]
+    sensors = [_run_failure_sensor(keys_by_op, owners_by_key, channels)]
+    watched = {key: owners_by_key.get(key, []) for key in fresh_keys}
+    if watched:
+        sensors.append(_freshness_sensor(watched, channels))
+    return sensors
 
 
 def _run_failure_sensor(

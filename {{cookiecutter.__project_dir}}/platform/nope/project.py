@@ -259,7 +259,10 @@ class NopeProject:
             asset.node_def.name: {spec.key.to_user_string(): list(spec.owners) for spec in asset.specs}
             for asset in built.values()
         }
-        sensors += owner_sensors(owners_by_op, cls.owner_channels())
+        fresh_keys = [
+            spec.key.to_user_string() for asset in built.values() for spec in asset.specs if spec.freshness_policy
+        ]
+        sensors += owner_sensors(owners_by_op, cls.owner_channels(), fresh_keys=fresh_keys)
         return dg.Definitions(assets=[*assets, *placeholders], resources=resources, sensors=sensors)
 
 
