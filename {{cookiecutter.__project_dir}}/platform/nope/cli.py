@@ -148,7 +148,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     loaded = config.project.load(defs_path)  # always the whole tree: deps and duplicates span files
     # The platform's own problems touch every asset: reported whatever paths were given.
     problems = [problem for problem in loaded.problems if problem in loaded.platform_problems or _under(problem.path, prefixes)]
-    warnings = _unmapped_team_warnings(loaded, config.project)
+    warnings = [warning for warning in _unmapped_team_warnings(loaded, config.project) if _under(warning.path, prefixes)]
     if args.format == "json":
         print(json.dumps({**_check_report(loaded, problems), "warnings": [w.as_dict() for w in warnings]}, indent=2))
     else:
