@@ -200,8 +200,10 @@ def test_under_make_dev_the_owner_hears_of_a_failed_run_and_of_a_late_asset_by_e
         assert server.wait_for_run(failed) == "FAILURE"
 
         def mail() -> list[EmailMessage]:
-            box = mailbox.Maildir(maildir, factory=None, create=False) if maildir.exists() else []
-            return [BytesParser(policy=default_policy).parsebytes(message.as_bytes()) for message in box]  # type: ignore[misc]
+            if not maildir.exists():
+                return []
+            parse = BytesParser(EmailMessage, policy=default_policy).parsebytes
+            return [parse(message.as_bytes()) for message in mailbox.Maildir(maildir, create=False)]
 
         wait_until(lambda: any("run failed" in message["Subject"] for message in mail()), "the failure email", 120)
         [failure] = [message for message in mail() if "run failed" in message["Subject"]]
