@@ -67,7 +67,10 @@ BAD_FRESHNESS = {
     "under Dagster's minute": ("{max_lag: 30s}", "under a minute"),
     "a bad cron": ("{max_lag: 1h, cron: '0 25 * * *'}", "the hour field `25` must be within 0-23"),
     "a cron that never runs": ("{max_lag: 1h, cron: '0 9 31 2 *'}", "never runs: February has no day 31"),
-    "an unknown time zone": ("{max_lag: 1h, cron: '0 9 * * *', timezone: Europe/Berln}", "`Europe/Berln` is not a time zone"),
+    "an unknown time zone": (
+        "{max_lag: 1h, cron: '0 9 * * *', timezone: Europe/Berln}",
+        "`Europe/Berln` is not a time zone name such as `UTC` or `Europe/Paris`. Did you mean `Europe/Berlin`?",
+    ),
     "a warning after the failure": ("{max_lag: 2h, warn_after: 3h}", "`3h` is not shorter than `max_lag: 2h`"),
     "a window longer than the cron's ticks": (
         "{max_lag: 26h, cron: '0 9 * * *'}",

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from string import Template
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from nope import dagster_rules, freshness, run_limits
+from nope.problems import did_you_mean
 
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 """Dagster's rule for group and asset names: letters, digits and underscores."""
@@ -183,8 +184,14 @@ def _known_time_zone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"`{timezone}` is not a time zone name such as `UTC` or `Europe/Paris`") from None
+        suggestion = did_you_mean(timezone, _time_zone_names())
+        raise ValueError(f"`{timezone}` is not a time zone name such as `UTC` or `Europe/Paris`.{suggestion}") from None
     return timezone
+
+
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 TimeZone = Annotated[str, AfterValidator(_known_time_zone)]
