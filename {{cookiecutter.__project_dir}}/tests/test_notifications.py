@@ -230,3 +230,37 @@ def test_nope_check_warns_once_per_team_no_channel_reaches(tmp_path):
         f"warning: defs/g/a.yaml:2:1: `team:nowhere` {unheard}",
         f"warning: defs/h/_group.yaml:1:1: `team:unheard` {unheard}",
     ]
+
+
+def test_owners_hear_when_an_asset_turns_late_and_fresh_again_never_on_every_tick(make_defs, instance, inbox):
+    """The states Dagster's daemon records (reported here as it reports them), read by the sensor on each tick."""
+    # The event type the freshness daemon records: Dagster exports no public name for it.
+    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+
+    defs_path = make_defs(
+        {"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\nowners: [alice@example.com]\nfreshness: {max_lag: 26h}\n"}
+    )
+    sensor = NopeProject.make_definitions(defs_path=defs_path).resolve_sensor_def("nope_owners_on_freshness")
+    key = dg.AssetKey(["g", "a"])
+    cursor = None
+
+    def becomes(before: FreshnessState, after: FreshnessState) -> None:
+        instance.report_runless_asset_event(
+            FreshnessStateChange(key=key, previous_state=before, new_state=after, state_change_timestamp=time.time())
+        )
+
+    def tick() -> list[str]:
+        nonlocal cursor
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        sensor(context)
+        cursor = context.cursor
+        return [message["Subject"] for message in inbox.messages]
+
+    becomes(FreshnessState.UNKNOWN, FreshnessState.PASS)
+    assert tick() == []
+    becomes(FreshnessState.PASS, FreshnessState.FAIL)
+    assert tick() == ["Asset late: g/a"]
+    assert tick() == ["Asset late: g/a"]  # still late: nothing new
+    becomes(FreshnessState.FAIL, FreshnessState.PASS)
+    assert tick() == ["Asset late: g/a", "Asset fresh again: g/a"]
+    assert "http://dagster.acme.example/assets/g/a" in inbox.messages[0].get_content()
