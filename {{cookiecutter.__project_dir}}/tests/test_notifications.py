@@ -234,8 +234,7 @@ def test_nope_check_warns_once_per_team_no_channel_reaches(tmp_path):
 
 def test_owners_hear_when_an_asset_turns_late_and_fresh_again_never_on_every_tick(make_defs, instance, inbox):
     """The states Dagster's daemon records (reported here as it reports them), read by the sensor on each tick."""
-    # The event type the freshness daemon records: Dagster exports no public name for it.
-    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange  # the daemon's event: no public name
 
     defs_path = make_defs(
         {"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\nowners: [alice@example.com]\nfreshness: {max_lag: 26h}\n"}
