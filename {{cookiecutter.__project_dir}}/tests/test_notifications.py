@@ -234,7 +234,7 @@ def test_nope_check_warns_once_per_team_no_channel_reaches(tmp_path):
 
 def test_owners_hear_when_an_asset_turns_late_and_fresh_again_never_on_every_tick(make_defs, instance, inbox):
     """The states Dagster's daemon records (reported here as it reports them), read by the sensor on each tick."""
-    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange  # the daemon's event: no public name
+    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange  # no public name: the daemon's
 
     defs_path = make_defs(
         {"g/a.py": "print(1)\n", "g/a.yaml": "target: subprocess\nowners: [alice@example.com]\nfreshness: {max_lag: 26h}\n"}
