@@ -183,6 +183,12 @@ class DagsterDev:
         if result["__typename"] != "TerminateRunSuccess":
             raise AssertionError(f"terminate failed: {result}")
 
+    def sensor_ticks(self, location: str, sensor: str) -> int:
+        """How many ticks the daemon has evaluated of `sensor` (up to 10)."""
+        selector = {"repositoryLocationName": location, "repositoryName": "__repository__", "sensorName": sensor}
+        found = self.graphql(SENSOR_TICKS_QUERY, {"selector": selector})["sensorOrError"]
+        return len(found["sensorState"]["ticks"]) if found["__typename"] == "Sensor" else 0
+
     def run_status(self, run_id: str) -> str:
         return self.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]["status"]
 
@@ -346,6 +352,15 @@ query RunEventsWithErrors($runId: ID!) {
         ... on RunFailureEvent { error { message causes { message } } }
       }
     }
+  }
+}
+"""
+
+SENSOR_TICKS_QUERY = """
+query SensorTicks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 10) { status } } }
   }
 }
 """

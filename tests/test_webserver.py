@@ -8,13 +8,18 @@ and each test starts from the bake as generated (`as_generated`). Run alone with
 
 from __future__ import annotations
 
+import mailbox
 import os
 import signal
+import subprocess
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 from conftest import bake
-from dagster_dev import DagsterDev, as_generated, group_alive, processes_using, wait_until
+from dagster_dev import DagsterDev, as_generated, free_port, group_alive, processes_using, wait_until
 from user_shell import run_as_user
 
 pytestmark = pytest.mark.webserver
@@ -149,3 +154,77 @@ def test_make_demo_materializes_an_empty_instance_once_then_serves(repo: Path, u
         assert "materializations already" in second.log_tail()
     finally:
         second.stop()
+
+
+OWNED = {
+    # Fails, writing to stderr first: its owner must read both.
+    "defs/alerts/broken.py": "import sys\nprint('reading orders.csv', file=sys.stderr)\nsys.exit('orders.csv is missing')\n",
+    "defs/alerts/broken.yaml": "target: subprocess\nowners: [alice@example.com]\n",
+    # Late a minute after each materialization (Dagster's shortest freshness window).
+    "defs/alerts/ticker.py": "print('tick')\n",
+    "defs/alerts/ticker.yaml": "target: subprocess\nowners: [alice@example.com]\nfreshness: {max_lag: 1m}\n",
+}
+
+
+def test_under_make_dev_the_owner_hears_of_a_failed_run_and_of_a_late_asset_by_email(
+    repo: Path, user_home: Path, tmp_path: Path
+):
+    """docs/platform/notifications.md end to end: `make dev` with its daemon, SMTP named by the environment.
+
+    The mail server is aiosmtpd, a real one, from the repository's own locked dev dependencies."""
+    for relative, text in OWNED.items():
+        (repo / relative).parent.mkdir(parents=True, exist_ok=True)
+        (repo / relative).write_text(text)
+    smtp_port = free_port()
+    server = DagsterDev.via_make(
+        repo,
+        user_home,
+        tmp_path / "dagster-dev.log",
+        NOPE_SMTP_HOST="127.0.0.1",
+        NOPE_SMTP_PORT=str(smtp_port),
+        FRESHNESS_DAEMON_INTERVAL_SECONDS="5",  # Dagster's own setting (30 s by default), as the docs say
+    )
+    maildir = tmp_path / "maildir"
+    smtp = None
+    try:
+        location = server.wait_until_ready()
+        smtp = subprocess.Popen(  # the `.venv` exists once `make dev` serves
+            [str(repo / ".venv/bin/python"), "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
+             "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        )  # fmt: skip
+        fresh = server.launch(location, ["alerts/ticker"])
+        assert server.wait_for_run(fresh) == "SUCCESS", server.log_tail()
+        # A run-failure sensor reports runs that fail after its first tick.
+        wait_until(lambda: server.sensor_ticks(location, "nope_owners_on_run_failure") > 0, "the sensor's first tick")
+        failed = server.launch(location, ["alerts/broken"])
+        assert server.wait_for_run(failed) == "FAILURE"
+
+        def mail() -> list[EmailMessage]:
+            if not maildir.exists():
+                return []
+            parse = BytesParser(EmailMessage, policy=default_policy).parsebytes
+            return [parse(message.as_bytes()) for message in mailbox.Maildir(maildir, create=False)]
+
+        wait_until(lambda: any("run failed" in message["Subject"] for message in mail()), "the failure email", 120)
+        [failure] = [message for message in mail() if "run failed" in message["Subject"]]
+        assert failure["To"] == "alice@example.com" and failure["Subject"] == "Dagster run failed: alerts/broken"
+        body = failure.get_content()
+        assert "- alerts/broken" in body and "orders.csv is missing" in body and "reading orders.csv" in body
+        assert failed in body
+
+        # A minute after its materialization the ticker is late: told once, then once more when fresh again.
+        wait_until(lambda: any(message["Subject"] == "Asset late: alerts/ticker" for message in mail()), "the late email", 150)
+        again = server.launch(location, ["alerts/ticker"])
+        assert server.wait_for_run(again) == "SUCCESS"
+        wait_until(lambda: any("fresh again" in message["Subject"] for message in mail()), "the fresh-again email", 90)
+        subjects = sorted(message["Subject"] for message in mail())
+        assert subjects == [
+            "Asset fresh again: alerts/ticker",
+            "Asset late: alerts/ticker",
+            "Dagster run failed: alerts/broken",
+        ], subjects
+    finally:
+        server.stop()
+        if smtp is not None:
+            smtp.terminate()
+            smtp.wait(timeout=30)

@@ -69,7 +69,7 @@ def test_check_lists_every_problem_as_path_line_column_and_exits_1(repo: Path):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "defs/g/a.yaml:2:1: unknown key `ownerz`. Did you mean `owners`? "
-        "Allowed here: args, assets, automation, checks, deps, description, env, key, kinds, metadata, owners, "
+        "Allowed here: args, assets, automation, checks, deps, description, env, freshness, key, kinds, metadata, owners, "
         "partitions, pool, retries, script, tags, target, timeout",
         "defs/h/b.yaml:2:8: unknown dep `g/aa`. No manifest defines it.",
     ]

@@ -13,7 +13,8 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from nope.descriptions import bounded_text
-from nope.models import RESERVED_GROUP, Automation, CronAutomation, Retries
+from nope.freshness import duration_seconds
+from nope.models import RESERVED_GROUP, Automation, CronAutomation, Freshness, FreshnessFields, Retries
 from nope.problems import NopeManifestError, Problem
 from nope.target_checks import kinds_and_tags
 
@@ -31,10 +33,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Publications:
-    """What the platform publishes for manifests to name: partitions and automation rules."""
+    """What the platform publishes for manifests to name: partitions, automation rules, freshness policies."""
 
     partitions: Mapping[str, dg.PartitionsDefinition]
     automation_conditions: Mapping[str, dg.AutomationCondition]
+    freshness_policies: Mapping[str, dg.FreshnessPolicy] = field(default_factory=dict)
 
     def automation_condition(self, automation: Automation | None) -> dg.AutomationCondition | None:
         if automation is None:
@@ -42,6 +45,20 @@ class Publications:
         if isinstance(automation, CronAutomation):
             return dg.AutomationCondition.on_cron(automation.cron, automation.timezone)
         return self.automation_conditions[automation]
+
+    def freshness_policy(self, freshness: Freshness | None) -> dg.FreshnessPolicy | None:
+        """`{max_lag: 26h}` is a time window, `{max_lag: 1h, cron: ...}` a deadline, a name the platform's policy."""
+        if freshness is None:
+            return None
+        if not isinstance(freshness, FreshnessFields):
+            return self.freshness_policies[freshness]
+        max_lag = timedelta(seconds=duration_seconds(freshness.max_lag))
+        if freshness.cron:
+            return dg.FreshnessPolicy.cron(
+                deadline_cron=freshness.cron, lower_bound_delta=max_lag, timezone=freshness.timezone
+            )
+        warn_after = timedelta(seconds=duration_seconds(freshness.warn_after)) if freshness.warn_after else None
+        return dg.FreshnessPolicy.time_window(fail_window=max_lag, warn_window=warn_after)
 
 
 def build_assets_definition(target: NopeInvocationTarget, publications: Publications) -> dg.AssetsDefinition:
@@ -216,6 +233,7 @@ def _asset_spec(
         kinds=kinds,
         code_version=asset.code_version,
         automation_condition=publications.automation_condition(asset.automation),
+        freshness_policy=publications.freshness_policy(asset.freshness),
         metadata={**asset.metadata, **_code_references(target)},
     )
 

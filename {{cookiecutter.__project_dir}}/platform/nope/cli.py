@@ -30,7 +30,9 @@ from nope.base_tree import RefusedBase
 from nope.deploying import DeployError, deploy
 from nope.impact import branch_impact, repository_branch
 from nope.loading import LoadedDefs
+from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
 from nope.models import default_asset_key, is_name, name_suggestion
+from nope.owner_channels import unmapped_teams
 from nope.problems import NopeManifestError, Problem, did_you_mean, reading_order
 from nope.project import NopeProject
 from nope.schema import group_defaults_schema, manifest_schema, render
@@ -153,11 +155,14 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     loaded = config.project.load(defs_path)  # always the whole tree: deps and duplicates span files
     # The platform's own problems touch every asset: reported whatever paths were given.
     problems = [problem for problem in loaded.problems if problem in loaded.platform_problems or _under(problem.path, prefixes)]
+    warnings = [warning for warning in _unmapped_team_warnings(loaded, config.project) if _under(warning.path, prefixes)]
     if args.format == "json":
-        print(json.dumps(_check_report(loaded, problems), indent=2))
+        print(json.dumps({**_check_report(loaded, problems), "warnings": [w.as_dict() for w in warnings]}, indent=2))
     else:
         for problem in problems:
             print(_github_annotation(problem) if args.format == "github" else problem)
+        for warning in warnings:
+            print(_github_annotation(warning, "warning") if args.format == "github" else f"warning: {warning}", file=sys.stderr)
         print(_summary(loaded, problems, defs_path), file=sys.stderr if problems else sys.stdout)
     return EXIT_PROBLEMS if problems else EXIT_OK
 
@@ -205,12 +210,38 @@ def _summary(loaded: LoadedDefs, problems: list[Problem], defs_path: Path) -> st
     return f"{len(problems)} problem(s) in {files} file(s) ({manifests} manifests checked)"
 
 
-def _github_annotation(problem: Problem) -> str:
-    """A GitHub Actions workflow command: the problem shows on the pull request's diff."""
+def _unmapped_team_warnings(loaded: LoadedDefs, project: type[NopeProject]) -> list[Problem]:
+    """One warning per `team:` owner the platform maps to no channel, where it is first named: its owners hear nothing."""
+    places = (
+        (owner, (target.manifest, asset))
+        for target in loaded.targets
+        for asset in target.asset_manifests
+        for owner in asset.owners
+    )
+    message = "`{}` is in no TEAM_CHANNELS entry of the platform's settings: it hears of no failed run or late asset"
+    return [
+        Problem(*_owners_written_at(manifest, asset), message.format(team))
+        for team, (manifest, asset) in unmapped_teams(places, project.team_channels()).items()
+    ]
+
+
+def _owners_written_at(manifest: NopeInvocationTargetManifest, asset: NopeAssetManifest) -> tuple[str, int, int]:
+    """Where an asset's owners come from: its manifest, its group's `_group.yaml`, or (line 0) the platform's default."""
+    for path in ((*asset.yaml_path, "owners"), ("owners",)):
+        if path in manifest.document.positions:
+            return (manifest.relative_path, *manifest.position(*path))
+    group = manifest.group_defaults
+    if group.document is not None and "owners" in group.data:
+        return (group.relative_path, *group.document.position(("owners",)))
+    return (manifest.relative_path, 0, 0)
+
+
+def _github_annotation(problem: Problem, level: str = "error") -> str:
+    """A GitHub Actions workflow command: the problem (or warning) shows on the pull request's diff."""
     where = f"file={_escape_property(problem.path)}"
     if problem.line:
         where += f",line={problem.line},col={problem.column}"
-    return f"::error {where},title=nope check::{_escape_data(problem.message)}"
+    return f"::{level} {where},title=nope check::{_escape_data(problem.message)}"
 
 
 def _escape_data(text: str) -> str:

@@ -121,6 +121,20 @@ def _cron_number(text: str, lowest: int, highest: int, names: tuple[str, ...]) -
     return int(text)
 
 
+def cron_values(cron: str) -> list[set[int]]:
+    """The numbers each of the five fields of a cron `cron_problem` accepts stands for (minutes, hours, ...)."""
+    values_by_field = []
+    for text, (_, lowest, highest, names) in zip(cron.split(), _CRON_FIELDS):
+        values: set[int] = set()
+        for item in text.split(","):
+            star, start, end, step = _CRON_ITEM.match(item).groups()  # type: ignore[union-attr]  # checked by cron_problem
+            low = lowest if star else _cron_number(start, lowest, highest, names)
+            high = highest if star else _cron_number(end or start, lowest, highest, names)
+            values.update(range(low, high + 1, int(step or 1)))
+        values_by_field.append(values)
+    return values_by_field
+
+
 def output_name(key: str) -> str:
     """The name Dagster gives an asset's output in its multi-asset: the key's parts joined by `__`."""
     return key.replace("/", "__")

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from nope.descriptions import FENCE_LANGUAGES, asset_description, limit_per_asset
-from nope.models import AssetFields, Automation, CheckFields, ManifestFields, Retries, TargetFields, default_asset_key
+from nope.models import (
+    AssetFields,
+    Automation,
+    CheckFields,
+    Freshness,
+    ManifestFields,
+    Retries,
+    TargetFields,
+    default_asset_key,
+)
 from nope.problems import NopeManifestError, Problem
 from nope.safe_files import MAX_SCRIPT_BYTES, RefusedFile, read_regular_file, real_path_of
 
@@ -240,6 +249,11 @@ class NopeAssetManifest:
     def automation(self) -> Automation | None:
         """A rule name the platform publishes, a cron, or None (materialized only when asked)."""
         return self._value("automation")
+
+    @property
+    def freshness(self) -> Freshness | None:
+        """How late the asset may be: a policy name the platform publishes, `max_lag` and friends, or None."""
+        return self._value("freshness")
 
     @property
     def kinds(self) -> list[str]:

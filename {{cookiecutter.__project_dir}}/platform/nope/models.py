@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from string import Template
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -29,7 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from nope import dagster_rules, run_limits
+from nope import dagster_rules, freshness, run_limits
+from nope.problems import did_you_mean
 
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 """Dagster's rule for group and asset names: letters, digits and underscores."""
@@ -179,22 +180,31 @@ class NopeModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
+def _known_time_zone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        suggestion = did_you_mean(timezone, _time_zone_names())
+        raise ValueError(f"`{timezone}` is not a time zone name such as `UTC` or `Europe/Paris`.{suggestion}") from None
+    return timezone
+
+
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+TimeZone = Annotated[str, AfterValidator(_known_time_zone)]
+Cron = Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(_cron_dagster_reads)]
+
+
 class CronAutomation(NopeModel):
     """Materialize on a cron schedule (once upstream assets have updated since the tick)."""
 
-    cron: Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(_cron_dagster_reads)] = Field(
+    cron: Cron = Field(
         description="Five cron fields, e.g. `0 6 * * *` for 06:00 every day."
     )
-    timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. `Europe/Paris`.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_time_zone(cls, timezone: str) -> str:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"`{timezone}` is not a time zone name such as `UTC` or `Europe/Paris`") from None
-        return timezone
+    timezone: TimeZone = Field("UTC", description="IANA time zone of the cron, e.g. `Europe/Paris`.")
 
 
 def _automation_form(value: Any) -> str:
@@ -205,6 +215,73 @@ def _automation_form(value: Any) -> str:
 Automation = Annotated[
     Annotated[str, Tag("rule")] | Annotated[CronAutomation, Tag("cron")],
     Discriminator(_automation_form),
+]
+
+
+def _duration(text: Any) -> Any:
+    freshness.duration_seconds(text)  # raises, saying how to write one
+    return text
+
+
+DURATION_PATTERN = freshness.DURATION_PATTERN
+Duration = Annotated[
+    str,
+    BeforeValidator(_duration),  # says what is wrong in words; the pattern is for editors
+    Field(examples=["26h", "90m", "1h30m", "2d"], json_schema_extra={"pattern": DURATION_PATTERN}),
+]
+
+
+class FreshnessFields(NopeModel):
+    """How late the asset may be: Dagster's freshness policy, shown in the UI and evaluated by its daemon."""
+
+    max_lag: Duration = Field(
+        description="Fresh when materialized within this long, e.g. `26h`. With `cron:`, within this long before each deadline."
+    )
+    warn_after: Duration | None = Field(
+        None, description="Shown as a warning once the last materialization is older than this (shorter than `max_lag`)."
+    )
+    timezone: TimeZone = Field("UTC", description="IANA time zone of `cron:`, e.g. `Europe/Berlin`.")
+    cron: Cron | None = Field(
+        None, description="A deadline: materialized within `max_lag` before each tick, e.g. `0 9 * * *` (by 09:00)."
+    )
+
+    @field_validator("warn_after")
+    @classmethod
+    def _warns_before_failing(cls, warn_after: str | None, info: ValidationInfo) -> str | None:
+        max_lag = info.data.get("max_lag")
+        if warn_after and max_lag and freshness.duration_seconds(warn_after) >= freshness.duration_seconds(max_lag):
+            raise ValueError(f"`{warn_after}` is not shorter than `max_lag: {max_lag}`; warn earlier, or leave it out")
+        return warn_after
+
+    @field_validator("cron")
+    @classmethod
+    def _each_deadline_has_its_window(cls, cron: str | None, info: ValidationInfo) -> str | None:
+        max_lag, timezone = info.data.get("max_lag"), info.data.get("timezone")
+        if cron is None or not max_lag or not timezone:
+            return cron
+        if info.data.get("warn_after"):
+            raise ValueError("Dagster's cron freshness has no warning: leave out `warn_after`, or `cron`")
+        gap = freshness.shortest_cron_gap_seconds(cron, timezone)
+        if freshness.duration_seconds(max_lag) > gap:
+            raise ValueError(
+                f"`max_lag: {max_lag}` is longer than the {freshness.in_words(gap)} between two ticks of `{cron}` "
+                f"in {timezone}; with `cron:`, `max_lag` is the window before each deadline: write at most "
+                f"`{freshness.in_words(gap)}`, or leave out `cron:` for a rolling `max_lag`"
+            )
+        return cron
+
+
+def _freshness_form(value: Any) -> str:
+    return FRESHNESS_FORMS[0] if isinstance(value, str) else FRESHNESS_FORMS[1]
+
+
+FRESHNESS_FORMS = ("policy", "fields")
+"""The tags of `Freshness`'s two forms: pydantic puts them in an error's path, where they are no YAML key."""
+
+# Tagged, as `Automation` is, so a wrong duration is not also reported as "not a policy name".
+Freshness = Annotated[
+    Annotated[str, Tag(FRESHNESS_FORMS[0])] | Annotated[FreshnessFields, Tag(FRESHNESS_FORMS[1])],
+    Discriminator(_freshness_form),
 ]
 
 
@@ -274,6 +351,11 @@ class AssetFields(NopeModel):
         None,
         description="When Dagster materializes the asset by itself: `{cron: ...}`, or a rule the platform "
         "publishes by name (e.g. `eager`).",
+    )
+    freshness: Freshness | None = Field(
+        None,
+        description="How late the asset may be before its owners hear of it: `{max_lag: 26h}`, or a policy "
+        "the platform publishes by name.",
     )
 
 
@@ -370,7 +452,7 @@ def manifest_model(
 
 
 GROUP_DEFAULT_KEYS = (
-    "description", "owners", "tags", "kinds", "metadata", "automation",
+    "description", "owners", "tags", "kinds", "metadata", "automation", "freshness",
     "env", "timeout", "retries", "partitions", "pool",
 )  # fmt: skip
 """Keys `_group.yaml` may set for every manifest of its group (plus `target`)."""

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from nope import models
+from nope.owner_channels import channel_problem
 from nope.problems import Problem
 
 URL_PATTERN = r"^https?://[^\s/]+(/\S*)?$"
@@ -60,7 +61,7 @@ def check_settings(settings: ModuleType, repo_root: Path) -> list[Problem]:
     path = Path(settings.__file__ or "settings.py")
     shown = path.relative_to(repo_root).as_posix() if path.is_relative_to(repo_root) else str(path)
     places = _value_nodes(path)
-    problems = []
+    problems = _team_channel_problems(settings, shown, places)
     for name, (is_list, rule) in RULES.items():
         if not hasattr(settings, name):
             continue
@@ -75,6 +76,30 @@ def check_settings(settings: ModuleType, repo_root: Path) -> list[Problem]:
             if message:
                 place = node.elts[index] if isinstance(node, ast.List | ast.Tuple) and index is not None and index < len(node.elts) else node
                 problems.append(_problem(shown, place, f"{name}: {message}"))
+    return problems
+
+
+def _team_channel_problems(settings: ModuleType, shown: str, places: dict[str, ast.expr]) -> list[Problem]:
+    """TEAM_CHANNELS: `team:<name>` -> a list of email addresses and `webhook:<VARIABLE>` entries."""
+    if not hasattr(settings, "TEAM_CHANNELS"):
+        return []
+    value, node = settings.TEAM_CHANNELS, places.get("TEAM_CHANNELS")
+    example = '{"team:sales": ["sales@acme.com", "webhook:NOPE_WEBHOOK_SALES"]}'
+    if not isinstance(value, dict):
+        return [_problem(shown, node, f"TEAM_CHANNELS must be a mapping, e.g. {example}")]
+    problems = []
+    for index, (team, entries) in enumerate(value.items()):
+        place = node.values[index] if isinstance(node, ast.Dict) and index < len(node.values) else node
+        if not (isinstance(team, str) and team.startswith("team:") and re.fullmatch(models.OWNER_PATTERN, team)):
+            problems.append(_problem(shown, place, f"TEAM_CHANNELS: `{team}` is not a team: write `team:<name>`"))
+        elif not isinstance(entries, list | tuple):
+            problems.append(_problem(shown, place, f"TEAM_CHANNELS[{team!r}] must be a list, e.g. {example}"))
+        else:
+            problems += [
+                _problem(shown, place, f"TEAM_CHANNELS[{team!r}]: {message}")
+                for message in map(channel_problem, entries)
+                if message
+            ]
     return problems
 
 

@@ -7,12 +7,14 @@ default resources; `definitions.py` calls `make_definitions` and nothing else.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nope.loading import LoadedDefs, load_defs
+from nope.owner_channels import OwnerChannels
 from nope.problems import NopeManifestError, Problem, did_you_mean
 from nope.process_privacy import keep_this_process_private
 from nope.run_scope import current_scope, pass_to_child_processes
@@ -63,6 +65,21 @@ class NopeProject:
             "eager": dg.AutomationCondition.eager(),
             "on_missing": dg.AutomationCondition.on_missing(),
         }
+
+    @classmethod
+    def freshness_policies(cls) -> dict[str, dg.FreshnessPolicy]:
+        """Freshness policies manifests may name in `freshness:` (besides `{max_lag: ...}`). None by default."""
+        return {}
+
+    @classmethod
+    def team_channels(cls) -> dict[str, list[str]]:
+        """`team:<name>` owner -> email addresses and `webhook:<VARIABLE>` entries (owner_channels.py). None by default."""
+        return {}
+
+    @classmethod
+    def owner_channels(cls) -> OwnerChannels:
+        """How owners are told: the teams' channels, and the SMTP server and UI address of the environment."""
+        return OwnerChannels.from_environment(cls.team_channels(), os.environ)
 
     @classmethod
     def git_repository(cls) -> tuple[str, str] | None:
@@ -117,7 +134,11 @@ class NopeProject:
         if platform_problems:
             raise NopeManifestError(platform_problems) from None
         all_resources = {**cls.default_resources(), **(resources or {})}
-        publications = Publications(partitions=cls.partitions(), automation_conditions=cls.automation_conditions())
+        publications = Publications(
+            partitions=cls.partitions(),
+            automation_conditions=cls.automation_conditions(),
+            freshness_policies=cls.freshness_policies(),
+        )
         broken = cls._broken_manifests(loaded, all_resources, publications, defs_path, lenient=lenient)
         valid = [target for target in loaded.targets if target.manifest_path not in broken]
         return cls._build(valid, broken, publications, all_resources, defs_path, lenient=lenient)
@@ -209,10 +230,11 @@ class NopeProject:
         defs_path: Path | str,
         resources: Mapping[str, Any],
     ) -> dg.Definitions:
-        """The built assets (linked to the git host if set), a placeholder per broken manifest, the automation sensor."""
+        """The built assets (linked to the git host if set), a placeholder per broken manifest, the sensors."""
         import dagster as dg
 
         from nope.asset_building import build_broken_manifest_assets
+        from nope.notifications import owner_sensors
 
         automated = any(spec.automation_condition for asset in built.values() for spec in asset.specs)
         assets: Sequence[Any] = list(built.values())  # Dagster's own union of asset types, once linked
@@ -232,7 +254,15 @@ class NopeProject:
                     ),
                 )
         placeholders = build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
-        sensors = [_automation_sensor()] if automated else []
+        sensors: list[dg.SensorDefinition] = [_automation_sensor()] if automated else []
+        owners_by_op = {
+            asset.node_def.name: {spec.key.to_user_string(): list(spec.owners) for spec in asset.specs}
+            for asset in built.values()
+        }
+        fresh_keys = [
+            spec.key.to_user_string() for asset in built.values() for spec in asset.specs if spec.freshness_policy
+        ]
+        sensors += owner_sensors(owners_by_op, cls.owner_channels(), fresh_keys=fresh_keys)
         return dg.Definitions(assets=[*assets, *placeholders], resources=resources, sensors=sensors)
 
 
@@ -249,7 +279,7 @@ def _automation_sensor() -> dg.AutomationConditionSensorDefinition:
 
 
 def _unknown_publications(target: NopeInvocationTarget, publications: Publications) -> list[Problem]:
-    """Partition and automation rule names must be ones the platform publishes."""
+    """Partition, automation rule and freshness policy names must be ones the platform publishes."""
     problems = []
 
     def unknown(path: tuple[str, ...], what: str, name: str, known: Mapping[str, Any]) -> None:
@@ -270,6 +300,11 @@ def _unknown_publications(target: NopeInvocationTarget, publications: Publicatio
             own = "automation" in asset.values.model_fields_set
             path = (*asset.yaml_path, "automation") if own else ("automation",)
             unknown(path, "automation rule", rule, publications.automation_conditions)
+        policy = asset.freshness
+        if isinstance(policy, str) and policy not in publications.freshness_policies:
+            own = "freshness" in asset.values.model_fields_set
+            path = (*asset.yaml_path, "freshness") if own else ("freshness",)
+            unknown(path, "freshness policy", policy, publications.freshness_policies)
     return problems
 
 

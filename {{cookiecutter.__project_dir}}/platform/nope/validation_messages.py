@@ -26,6 +26,7 @@ PATTERN_MEANING = {
     models.ENV_NAME_PATTERN: "an environment variable name (letters, digits, underscores; not starting with a digit)",
     models.POOL_PATTERN: "a pool name: letters, digits, `_`, `-` or `.`",
     models.KIND_PATTERN: "a kind: up to 63 letters, digits, `_`, `-` or `.`",
+    models.DURATION_PATTERN: "a duration: whole numbers with a unit (s, m, h, d, w), e.g. `26h`, `90m` or `1h30m`",
 }
 """What each pattern of the models means, in words: `nope check`'s messages and the editor's
 (`errorMessage` in nope.schema.json) both say it. A target module adds the patterns of its own keys."""
@@ -56,7 +57,11 @@ def dotted(loc: tuple[str | int, ...]) -> str:
 
 def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[tuple[str | int, ...], str]:
     """The YAML path an error points at, and a message a practitioner can act on."""
-    loc = tuple(part for part in error["loc"] if part != "[key]")
+    loc = tuple(
+        part
+        for index, part in enumerate(error["loc"])
+        if part != "[key]" and not (part in models.FRESHNESS_FORMS and error["loc"][index - 1] == "freshness")
+    )
     kind = error["type"]
     value = error.get("input")
     where = dotted(loc)

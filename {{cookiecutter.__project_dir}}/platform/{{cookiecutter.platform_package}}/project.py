@@ -56,6 +56,7 @@ from {{ cookiecutter.platform_package }}.settings import (
     REPOSITORY_URL,
     SCRIPT_ENV_PASSTHROUGH,
     SCRIPT_ENV_REFERENCES,
+    TEAM_CHANNELS,
 )
 
 if TYPE_CHECKING:
@@ -210,6 +211,11 @@ class {{ cookiecutter.__project_class }}(NopeProject):
             "weekly": dg.WeeklyPartitionsDefinition(start_date="2024-01-01"),
             "monthly": dg.MonthlyPartitionsDefinition(start_date="2024-01-01"),
         }
+
+    @classmethod
+    def team_channels(cls) -> dict[str, list[str]]:
+        """Where `team:<name>` owners hear of failed runs and late assets: settings.TEAM_CHANNELS."""
+        return TEAM_CHANNELS
 
     @classmethod
     def git_repository(cls) -> tuple[str, str] | None:

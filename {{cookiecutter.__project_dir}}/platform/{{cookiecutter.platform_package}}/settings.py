@@ -19,6 +19,13 @@ REPOSITORY_URL: str = {{ cookiecutter.repository_url.strip().rstrip('/') | tojso
 REPOSITORY_BRANCH: str = {{ cookiecutter.repository_branch | tojson }}
 """The branch those links point at."""
 
+TEAM_CHANNELS: dict[str, list[str]] = {}
+"""Who a `team:<name>` owner is: email addresses, and `webhook:<VARIABLE>` for a chat webhook whose
+address the environment variable VARIABLE holds where Dagster runs (the address is a secret: never
+here). E.g. {"team:sales-analytics": ["sales-data@acme.com", "webhook:NOPE_WEBHOOK_SALES"]}.
+Owners hear of failed runs and late assets once a channel is set (docs/platform/notifications.md);
+`nope check` warns about a team owner missing here."""
+
 SCRIPT_ENV_PASSTHROUGH: list[str] = []
 """Platform variables every script sees, besides PATH, HOME, the locale variables, TZ and TMPDIR
 (and what its target needs, e.g. `UV_*` for uv). Names or patterns such as "DBT_*". Anything not
