@@ -158,6 +158,15 @@ def test_a_group_default_and_a_platform_default_reach_every_asset(repo: Path) ->
     assert report["owners"]["c/o"] == ["team:c2"]
 
 
+def test_a_freshness_policy_from_a_group_default_shows_on_its_group(repo: Path) -> None:
+    group_defaults = repo / "defs/c/_group.yaml"
+    group_defaults.write_text(group_defaults.read_text() + "freshness: {max_lag: 26h}\n")
+
+    report = diff(repo)
+
+    assert report["modified"] == {"c/d": ["freshness"], "c/o": ["freshness"], "c/p": ["freshness"]}
+
+
 def test_a_removed_asset_something_still_depends_on_is_a_problem(repo: Path) -> None:
     for suffix in ("yaml", "py"):
         (repo / f"defs/a/y.{suffix}").unlink()

@@ -80,6 +80,7 @@ def _aspects(target: NopeInvocationTarget, asset: Any) -> dict[str, Any]:
         kinds=sorted(kinds),
         metadata=_plain(asset.metadata),
         automation=_plain(asset.automation),
+        freshness=_plain(asset.freshness),
         description=asset.values.description if own_description else manifest.description,
     )
     return aspects
