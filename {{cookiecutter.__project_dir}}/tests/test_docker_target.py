@@ -69,6 +69,7 @@ def test_a_branch_never_gets_productions_data_volume(make_defs, monkeypatch):
     monkeypatch.setattr(DockerTarget, "data_location", "/opt/dagster/data")
     defs_path = make_defs({"geo/tiles.py": SCRIPT, "geo/tiles.yaml": "target: docker\n"})
     [target] = {{ cookiecutter.__project_class }}.load(defs_path).targets
+    assert isinstance(target, DockerTarget)
     with pytest.raises(dg.Failure, match="the data volume `platform-data` holds production's data"):
         target.container_kwargs()
     monkeypatch.setattr(DockerTarget, "data_volume", None)

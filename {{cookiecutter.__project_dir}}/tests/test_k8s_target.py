@@ -81,5 +81,6 @@ def test_a_branch_never_gets_productions_claim(make_defs, monkeypatch):
     monkeypatch.setattr(K8sTarget, "data_location", "/opt/dagster/data")
     defs_path = make_defs({"ml/train.py": SCRIPT, "ml/train.yaml": "target: k8s\n"})
     [target] = {{ cookiecutter.__project_class }}.load(defs_path).targets
+    assert isinstance(target, K8sTarget)
     with pytest.raises(dg.Failure, match="the claim `platform-data` holds production's data"):
         target.pod_settings()
