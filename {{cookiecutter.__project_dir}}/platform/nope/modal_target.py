@@ -61,7 +61,7 @@ class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
         import dagster as dg
 
-        if environments.ENVIRONMENT_VARIABLE not in os.environ:
+        if environments.ENVIRONMENT_VARIABLE not in os.environ:  # else git names the environment
             self.require_executable("git")
         self.require_executable(modal_command())
         where = self.run_environment(context)

@@ -235,6 +235,9 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     credentials in branch environments only read. A local folder this process could write is
     refused (a script runs as the same user). None: branch runs get no way to production's data."""
 
+    _last_environment: tuple[str, Environment] | None = None
+    """(run id, environment) of the last run this target ran in: see `run_environment`."""
+
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
         """The extensions `interpreters` knows: extend that map to run another language."""
@@ -271,8 +274,6 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
             last = self._last_environment = (context.run_id, self.read_environment())
         return last[1]
 
-    _last_environment: tuple[str, Environment] | None = None
-
     def read_environment(self) -> Environment:
         """The environment a run is in now (`NOPE_ENVIRONMENT`, else the git branch, else `local`);
         a sentence when its name is unsafe. Override to be stricter, as the Modal target is."""
@@ -292,7 +293,7 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         """
         import dagster as dg
 
-        variables = {environments.ENVIRONMENT_VARIABLE: where.safe_name, DATA_LOCATION_VARIABLE: "", PRODUCTION_DATA_VARIABLE: ""}
+        variables = {environments.ENVIRONMENT_VARIABLE: where.safe_name}
         if self.data_location is not None:
             try:
                 variables[DATA_LOCATION_VARIABLE] = environments.data_location(
@@ -304,7 +305,7 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
                 raise dg.Failure(f"`{self.manifest.relative_path}` cannot run: {shared}") from None
         if self.production_data_read_only is not None and not where.is_production:
             variables[PRODUCTION_DATA_VARIABLE] = self.read_only_production_data(self.production_data_read_only)
-        return {name: value for name, value in variables.items() if value}
+        return variables
 
     def read_only_production_data(self, location: str) -> str:
         """`location` resolved, refused when it is a local folder this process may write (or is missing)."""
@@ -313,12 +314,18 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         resolved = resolved_data_location(location, self.repo_root)
         if "://" in resolved:
             return resolved  # object storage: its credentials decide, which the platform cannot check
-        if not Path(resolved).is_dir() or os.access(resolved, os.W_OK):
-            state = "is writable by the platform" if Path(resolved).is_dir() else "does not exist"
+        problem = None
+        if not Path(resolved).is_dir():
+            problem = "is not a folder here. Mount it read-only where Dagster runs, or unset it."
+        elif os.access(resolved, os.W_OK):
+            problem = (
+                "is writable by the platform, so a branch's script could write production's data through it. "
+                "Mount it read-only, or unset it."
+            )
+        if problem:
             raise dg.Failure(
                 f"`{self.manifest.relative_path}` cannot run: production's read-only data location `{resolved}` "
-                f"(NOPE_PRODUCTION_DATA_LOCATION) {state}, so a branch's script could write production's data "
-                "through it. Mount it read-only, or unset it."
+                f"(NOPE_PRODUCTION_DATA_LOCATION) {problem}"
             )
         return resolved
 
