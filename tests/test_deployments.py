@@ -142,6 +142,10 @@ def test_compose_runs_postgres_the_code_location_the_webserver_and_the_daemon(do
     assert instance["run_launcher"]["config"]["network"] == network
     data_volume = compose["volumes"]["data"]["name"]
     assert f"{data_volume}:/opt/dagster/data" in instance["run_launcher"]["config"]["container_kwargs"]["volumes"]
+    # This is production: every service, and each run container, says so to scripts and targets.
+    for service in ("code_location", "webserver", "daemon"):
+        assert compose["services"][service]["environment"]["NOPE_ENVIRONMENT"] == "production", service
+    assert "NOPE_ENVIRONMENT" in instance["run_launcher"]["config"]["env_vars"]
     workspace = yaml.safe_load((docker_repo / "deploy/docker/workspace.yaml").read_text())
     assert workspace["load_from"][0]["grpc_server"]["host"] == "code_location"
 
@@ -191,6 +195,7 @@ def test_helm_values_use_only_the_charts_keys(kubernetes_repo: Path):
     assert deployment["image"]["pullPolicy"] in PULL_POLICIES
     assert deployment["codeServerArgs"][:2] == ["--python-file", "definitions.py"]
     assert deployment["env"]["NOPE_LENIENT"] == "1"
+    assert deployment["env"]["NOPE_ENVIRONMENT"] == "production"  # scripts and targets run as production
 
 
 def validated(resource: object) -> dict:
@@ -236,6 +241,7 @@ def test_the_run_job_dagster_k8s_builds_from_the_values_is_valid_kubernetes(kube
         assert container["image"] == "registry.example.com/acme-data-platform:latest"
         assert {"name": "data", "mountPath": "/opt/dagster/data"} in container["volumeMounts"]
         assert {"name": "NOPE_DATA_LOCATION", "value": "/opt/dagster/data"} in container["env"]
+        assert {"name": "NOPE_ENVIRONMENT", "value": "production"} in container["env"]
 
 
 def test_the_pod_the_k8s_target_submits_is_valid_kubernetes(kubernetes_repo: Path, user_home: Path):
@@ -372,6 +378,7 @@ pod = build_pod_body(
 print(json.dumps(kubernetes.client.ApiClient().sanitize_for_serialization(pod)))
 """
     settings = {
+        "NOPE_ENVIRONMENT": "production",  # as the Helm values set it: the claim holds production's data
         "NOPE_K8S_IMAGE": "registry.example.com/acme:1",
         "NOPE_DATA_LOCATION": "/opt/dagster/data",
         "NOPE_K8S_DATA_VOLUME_CLAIM": "acme-data-platform-data",

@@ -44,4 +44,5 @@ def test_dg_launch_materializes_an_asset_on_the_repository_instance(repo: Path, 
     launched = run_as_user("DAGSTER_HOME=$PWD/.dagster_home .venv/bin/dg launch --assets sales/orders", repo, user_home)
     assert "RUN_SUCCESS" in launched.stdout
     assert (repo / ".dagster_home/history/runs.db").is_file()
-    assert (repo / "data/sales/orders.csv").is_file()  # the script ran from the repository's root
+    # The script ran from the repository's root, in the environment of its git branch (`main`, as baked).
+    assert (repo / "data/main/sales/orders.csv").is_file()

@@ -89,8 +89,9 @@ def test_make_dev_serves_without_running_anything_and_a_launched_run_materialize
         for key, metadata in PIPES_METADATA.items():
             event = next(event for event in server.materializations(key) if event["runId"] == run_id)
             assert event["metadata"].items() >= metadata.items(), (key, event)
-        # The sales scripts wrote real files from the repository's root folder.
-        assert (repo / "data/sales/daily_revenue.csv").is_file()
+        # The sales scripts wrote real files from the repository's root folder, in the data folder of
+        # the environment of its git branch (`main`, as baked), not production's.
+        assert (repo / "data/main/sales/daily_revenue.csv").is_file()
 
         # A run's processes read only the groups the run needs (platform/nope/run_scope.py):
         # a manifest of another group, broken after the code location loaded, cannot stop it,

@@ -44,6 +44,13 @@ def environment_script(variable: str) -> str:
     return pipes_script(environment=f'os.environ["{variable}"]')
 
 
+@pytest.fixture(autouse=True)
+def no_environment_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no NOPE_ENVIRONMENT, as on a laptop, whatever the shell that ran pytest
+    set (CI sets one): the environment is then the git branch, or `local` outside git."""
+    monkeypatch.delenv("NOPE_ENVIRONMENT", raising=False)
+
+
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real, SQLite-backed Dagster instance in a temporary folder."""

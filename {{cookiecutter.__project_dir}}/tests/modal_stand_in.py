@@ -2,7 +2,8 @@
 
 Modal is a cloud service the tests cannot reach, so the Modal tests put this small `modal`
 executable first on PATH. It records every call, keeps the list of environments in a JSON
-file (starting with Modal's default, `main`), and runs `modal run -e <env> <script>` as a
+file (starting with Modal's default, `main`; `environment create` and `environment delete`, the
+latter only with `--confirm` as Modal asks, change it), and runs `modal run -e <env> <script>` as a
 local subprocess, so the script's Dagster Pipes messages still reach Dagster.
 """
 
@@ -32,6 +33,8 @@ if args[:3] == ["environment", "list", "--json"]:
     print(json.dumps([{"name": name, "default": name == "main"} for name in environments]))
 elif args[:2] == ["environment", "create"]:
     state.write_text(json.dumps(environments + [args[2]]))
+elif args[:2] == ["environment", "delete"] and args[2] in environments and "--confirm" in args:
+    state.write_text(json.dumps([name for name in environments if name != args[2]]))
 elif args[:2] == ["run", "-e"] and args[2] in environments:
     sys.exit(subprocess.call(["PYTHON", args[3]], env={**os.environ, "MODAL_ENVIRONMENT": args[2]}))
 else:

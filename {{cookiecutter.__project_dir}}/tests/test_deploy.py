@@ -1,4 +1,4 @@
-"""Deploy hooks: each target ships its scripts for the current git branch."""
+"""Deploy hooks: each target ships its scripts for the current environment, and tears them down when a branch goes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from nope import NopeProject, NopeSubprocessInvocationTarget
-from nope.deploying import DeployError, current_branch, deploy
+from nope.deploying import DeployError, deploy, teardown
 
 from conftest import REPO_ROOT
 
@@ -21,10 +21,14 @@ class UploadingTarget(NopeSubprocessInvocationTarget):
     def deploy(self, context):
         if self.manifest.name == "broken":
             raise RuntimeError("the upload service refused the file")
-        destination = context.repo_root / "uploads" / context.branch / self.script_path.name
+        destination = context.repo_root / "uploads" / context.environment / self.script_path.name
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(self.script_path.read_bytes())
-        return f"uploaded {self.script_path.name} to uploads/{context.branch}/"
+        return f"uploaded {self.script_path.name} to uploads/{context.environment}/"
+
+    def teardown(self, context):
+        shutil.rmtree(context.repo_root / "uploads" / context.environment)
+        return f"removed uploads/{context.environment}/"
 
 
 class UploadingProject(NopeProject):
@@ -77,7 +81,29 @@ def test_one_failing_hook_is_reported_and_the_others_still_run(repo):
 def test_a_detached_head_needs_an_explicit_branch(repo):
     git("checkout", "-q", "--detach", cwd=repo.parent)
     with pytest.raises(DeployError, match="detached HEAD; pass --branch"):
-        current_branch(repo.parent)
+        deploy(repo, UploadingProject.invocation_target_map())
+
+
+def test_nope_environment_where_deploy_runs_wins_over_git(repo, monkeypatch):
+    """Targets and deploy hooks read the same value: a deployment's `production`, not the checkout's branch."""
+    monkeypatch.setenv("NOPE_ENVIRONMENT", "production")
+    deploy(repo, UploadingProject.invocation_target_map())
+    assert (repo.parent / "uploads/production/remote.py").is_file()
+
+
+def test_teardown_runs_each_targets_teardown_for_the_branch_that_went(repo):
+    deploy(repo, UploadingProject.invocation_target_map(), branch="feature/Churn")
+    outcomes = {outcome.manifest: outcome for outcome in teardown(repo, UploadingProject.invocation_target_map(), "feature/Churn")}
+    assert outcomes["defs/g/remote.yaml"].done == "removed uploads/feature-churn/"
+    assert outcomes["defs/g/local.yaml"].done is None
+    assert not (repo.parent / "uploads/feature-churn").exists()
+
+
+def test_production_is_never_torn_down(repo):
+    deploy(repo, UploadingProject.invocation_target_map(), branch="production")
+    with pytest.raises(DeployError, match="`production` is production, which `nope deploy --teardown` never removes"):
+        teardown(repo, UploadingProject.invocation_target_map(), "production")
+    assert (repo.parent / "uploads/production/remote.py").is_file()
 
 
 def nope_deploy(root, *args: str) -> subprocess.CompletedProcess:
@@ -112,3 +138,12 @@ def test_nope_deploy_on_a_detached_head_asks_for_a_branch(repo):
     assert result.returncode == 2
     assert "detached HEAD; pass --branch" in result.stderr
     assert nope_deploy(repo.parent, "--branch", "release").returncode == 0
+
+
+def test_the_nope_deploy_teardown_command_names_the_branch_and_reports_each_manifest(repo):
+    result = nope_deploy(repo.parent, "--teardown", "--branch", "feature/churn")
+    assert result.returncode == 0, result.stderr
+    assert "defs/g/local.yaml (subprocess): nothing to remove" in result.stdout
+    missing = nope_deploy(repo.parent, "--teardown")
+    assert missing.returncode == 2
+    assert "--teardown needs --branch" in missing.stderr

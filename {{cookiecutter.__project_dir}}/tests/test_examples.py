@@ -34,7 +34,8 @@ def test_every_example_asset_materializes_with_its_pipes_metadata(repo_copy, ins
     assert checks["no_refunds_left"].passed
     assert metadata("sales/orders")["row_count"] == 6
     assert metadata("sales/daily_revenue")["total_revenue"] == 661.49
-    with open(repo_copy / "data/sales/daily_revenue.csv", newline="") as daily:
+    # In this environment's own folder: `local`, as the copy is not a git repository (docs/platform/environments.md).
+    with open(repo_copy / "data/local/sales/daily_revenue.csv", newline="") as daily:
         rows = list(csv.DictReader(daily))
     assert rows[0] == {"order_date": "2026-01-05", "revenue": "200.50"}
     assert len(rows) == 3

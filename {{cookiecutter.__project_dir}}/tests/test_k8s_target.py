@@ -40,10 +40,11 @@ def test_the_pod_gets_the_platform_defaults(make_defs, instance):
     assert container["resources"] == K8sTarget.resources
     assert call["command"] == ["python", "/opt/dagster/app/defs/ml/train.py"]
     event = instance.get_latest_materialization_event(dg.AssetKey(["ml", "train"]))
-    assert event.asset_materialization.metadata["environment"].value == str(defs_path.parent / "data")
+    assert event.asset_materialization.metadata["environment"].value == str(defs_path.parent / "data/local")
 
 
 def test_a_manifest_overrides_image_resources_and_namespace_and_a_claim_holds_the_data(make_defs, monkeypatch):
+    monkeypatch.setenv("NOPE_ENVIRONMENT", "production")  # the claim holds production's data
     monkeypatch.setattr(K8sTarget, "data_volume_claim", "platform-data")
     monkeypatch.setattr(K8sTarget, "data_location", "/opt/dagster/data")
     defs_path = make_defs({
@@ -71,3 +72,15 @@ def test_nope_check_refuses_resources_and_namespaces_kubernetes_would(make_defs,
     assert nope_main(["check", str(defs_path)]) == 1
     output = capsys.readouterr().out
     assert "defs/ml/train.yaml:2:" in output and "defs/ml/train.yaml:3:" in output
+
+
+def test_a_branch_never_gets_productions_claim(make_defs, monkeypatch):
+    """The claim holds production's data: mounted in a branch's pod, the branch could write it."""
+    monkeypatch.setenv("NOPE_ENVIRONMENT", "feature-x")
+    monkeypatch.setattr(K8sTarget, "data_volume_claim", "platform-data")
+    monkeypatch.setattr(K8sTarget, "data_location", "/opt/dagster/data")
+    defs_path = make_defs({"ml/train.py": SCRIPT, "ml/train.yaml": "target: k8s\n"})
+    [target] = {{ cookiecutter.__project_class }}.load(defs_path).targets
+    assert isinstance(target, K8sTarget)
+    with pytest.raises(dg.Failure, match="the claim `platform-data` holds production's data"):
+        target.pod_settings()

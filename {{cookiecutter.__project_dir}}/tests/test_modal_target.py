@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +20,7 @@ from nope import modal_target
 from {{ cookiecutter.platform_package }} import {{ cookiecutter.__project_class }}
 from {{ cookiecutter.platform_package }}.settings import DEFAULT_OWNERS
 
-from conftest import environment_script, materialize, pipes_script, step_failure_text
+from conftest import REPO_ROOT, environment_script, materialize, pipes_script, step_failure_text
 from modal_stand_in import ModalStandIn, git_repository
 
 SCRIPT = environment_script("MODAL_ENVIRONMENT")
@@ -152,3 +153,55 @@ def test_a_run_reads_the_git_branch_once(modal_defs, modal_stand_in, instance, t
     assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance).success
     branch_reads = [line for line in log.read_text().splitlines() if line.startswith("symbolic-ref")]
     assert branch_reads == ["symbolic-ref --quiet --short HEAD"]
+
+
+def test_nope_environment_names_the_modal_environment_over_the_branch(modal_defs, modal_stand_in, instance, monkeypatch):
+    """A deployment sets NOPE_ENVIRONMENT=production: its runs use Modal's `production`, whatever the checkout."""
+    git_repository(modal_defs.parent, branch="feature/churn-model")
+    monkeypatch.setenv("NOPE_ENVIRONMENT", "production")
+    assert materialize({{ cookiecutter.__project_class }}.make_definitions(defs_path=modal_defs), instance).success
+    assert ["run", "-e", "production", str(modal_defs / "models/churn.py")] in modal_stand_in.calls()
+    event = instance.get_latest_materialization_event(dg.AssetKey(["models", "churn"]))
+    assert event.asset_materialization.metadata["environment"].value == "production"
+
+
+def test_nope_deploy_teardown_removes_the_branch_environment(modal_defs, modal_stand_in):
+    from nope.deploying import deploy, teardown
+
+    git_repository(modal_defs.parent, branch="main")
+    target_map = {{ cookiecutter.__project_class }}.invocation_target_map()
+    deploy(modal_defs, target_map, branch="feature/Churn-model")
+    assert modal_stand_in.environments() == ["main", "feature-churn-model"]
+
+    [outcome] = teardown(modal_defs, target_map, branch="feature/Churn-model")
+    assert outcome.done == "Removed Modal environment `feature-churn-model`"
+    assert ["environment", "delete", "feature-churn-model", "--confirm"] in modal_stand_in.calls()
+    assert modal_stand_in.environments() == ["main"]
+    [again] = teardown(modal_defs, target_map, branch="feature/Churn-model")
+    assert again.done is None and again.error is None  # already gone: nothing to remove
+
+
+def test_teardown_keeps_modals_default_environment(modal_defs, modal_stand_in):
+    from nope.deploying import teardown
+
+    git_repository(modal_defs.parent, branch="main")
+    [outcome] = teardown(modal_defs, {{ cookiecutter.__project_class }}.invocation_target_map(), branch="main")
+    assert outcome.done == "Kept Modal environment `main`: it is Modal's default"
+    assert modal_stand_in.environments() == ["main"]
+    assert not any(call[:2] == ["environment", "delete"] for call in modal_stand_in.calls())
+
+
+def test_the_nope_deploy_teardown_command_removes_the_modal_environment(modal_defs, modal_stand_in):
+    """`nope deploy --teardown --branch B`, as CI runs it when B is merged or deleted."""
+    root = git_repository(modal_defs.parent, branch="main")
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "platform")}
+
+    def nope(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "nope", *args], cwd=root, env=environment, capture_output=True, text=True)
+
+    assert nope("deploy", "--branch", "feature/churn-model").returncode == 0
+    result = nope("deploy", "--teardown", "--branch", "feature/churn-model")
+    assert result.returncode == 0, result.stderr
+    assert "defs/models/churn.yaml (modal): Removed Modal environment `feature-churn-model`" in result.stdout
+    assert modal_stand_in.environments() == ["main"]

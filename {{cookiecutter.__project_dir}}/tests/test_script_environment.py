@@ -62,7 +62,8 @@ def test_a_script_sees_the_minimal_environment_not_the_platforms_secrets(
     assert env["LC_ALL"] == "C.UTF-8" and env["TZ"] == "Europe/Paris"
     assert "PATH" in env and "HOME" in env
     assert "DAGSTER_PIPES_CONTEXT" in env and "DAGSTER_PIPES_MESSAGES" in env
-    minimal = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+    assert env["NOPE_ENVIRONMENT"] == "local"  # the platform's own: where the run happens (no git branch here)
+    minimal = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "NOPE_ENVIRONMENT"}
     assert {name for name in env if not name.startswith(("DAGSTER_PIPES_", "LC_"))} <= minimal
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster_pipes import open_dagster_pipes
 
 SOURCE = Path(__file__).with_name("sample_orders.csv")
-# Where the platform keeps data every step can reach (on a laptop: data/ in the repository).
+# Where the platform keeps this environment's data, which every step can reach (on a laptop: data/<git branch>/).
 OUTPUT = Path(os.environ.get("NOPE_DATA_LOCATION", "data")) / "sales" / "orders.csv"
 
 

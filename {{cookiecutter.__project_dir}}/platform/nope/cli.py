@@ -4,7 +4,7 @@
     nope list [--format table|json]                      the assets the manifests define
     nope new <group>/<name> [--target T] [--assets a,b] [--script F]  a script and manifest that pass check
     nope schema [-o FILE] [--group-defaults]             the JSON Schema editors use
-    nope deploy [--branch B]                             let each target ship its scripts for a branch
+    nope deploy [--branch B] [--teardown]                let each target ship its scripts for a branch, or remove them
     nope diff [--base REF] [--format text|json|markdown|select]  the assets a branch adds, removes, modifies
 
 It finds the project the way `definitions.py` does, from `[tool.nope]` in the nearest
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from nope import impact_report, scaffold
 from nope.base_tree import RefusedBase
-from nope.deploying import DeployError, deploy
+from nope.deploying import DeployError, deploy, teardown
 from nope.impact import branch_impact, repository_branch
 from nope.loading import LoadedDefs
 from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
@@ -110,7 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(command=_schema)
     deploying = commands.add_parser("deploy", help="let each target ship its scripts for a git branch")
-    deploying.add_argument("--branch", help="the branch to deploy for (default: the checked-out branch)")
+    deploying.add_argument(
+        "--branch", help="the branch to deploy for (default: NOPE_ENVIRONMENT, else the checked-out branch)"
+    )
+    deploying.add_argument(
+        "--teardown", action="store_true", help="remove what deploy made for --branch, which was merged or deleted"
+    )
     deploying.set_defaults(command=_deploy)
     diff = commands.add_parser("diff", help="the assets this branch adds, removes and modifies, and what depends on them")
     diff.add_argument("--base", metavar="REF", help="the git commit to compare with (default: the merge base with the repository's branch)")
@@ -376,9 +381,15 @@ def _require_name(text: str, what: str) -> None:
 
 
 def _deploy(args: argparse.Namespace, config: Config) -> int:
-    """Run every target's deploy hook; prints one line per manifest, exit 1 if any failed."""
+    """Run every target's deploy (or teardown) hook; prints one line per manifest, exit 1 if any failed."""
+    if args.teardown and not args.branch:
+        raise UsageError("--teardown needs --branch: name the branch that was merged or deleted")
+    target_map = config.project.invocation_target_map()
     try:
-        outcomes = deploy(config.defs_path, config.project.invocation_target_map(), branch=args.branch)
+        if args.teardown:
+            outcomes = teardown(config.defs_path, target_map, branch=args.branch)
+        else:
+            outcomes = deploy(config.defs_path, target_map, branch=args.branch)
     except DeployError as error:
         raise UsageError(str(error)) from None
     except NopeManifestError as error:
@@ -387,7 +398,8 @@ def _deploy(args: argparse.Namespace, config: Config) -> int:
         print("nothing was deployed: fix the problems above first", file=sys.stderr)
         return EXIT_PROBLEMS
     for outcome in outcomes:
-        what = f"FAILED: {outcome.error}" if outcome.error else (outcome.done or "nothing to ship")
+        idle = "nothing to remove" if args.teardown else "nothing to ship"
+        what = f"FAILED: {outcome.error}" if outcome.error else (outcome.done or idle)
         print(f"{outcome.manifest} ({outcome.target}): {what}")
     failed = sum(1 for outcome in outcomes if outcome.error)
     print(f"{len(outcomes)} manifest(s), {failed} failed", file=sys.stderr if failed else sys.stdout)

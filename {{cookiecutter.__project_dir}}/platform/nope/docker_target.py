@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 from pydantic import Field
 
 from nope.container_target import IMAGE_WORKING_DIRECTORY, NopeContainerInvocationTarget
+from nope.environments import Environment
 from nope.manifests import NopeInvocationTargetManifest
 from nope.models import TargetFields
-from nope.targets import resolved_data_location
+from nope.targets import DATA_LOCATION_VARIABLE, PRODUCTION_DATA_VARIABLE
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -50,8 +51,9 @@ class NopeDockerInvocationTarget(NopeContainerInvocationTarget):
     """The image of scripts whose manifest names none (platform owners set it, e.g. from settings)."""
 
     data_volume: ClassVar[str | None] = None
-    """A Docker volume mounted at the data location. None: the data location, when it is a path,
-    is a folder of the Docker host mounted at the same path."""
+    """A Docker volume mounted at production's data location, in production only (it holds production's
+    data). None: the environment's data location, when it is a path, is a folder of the Docker host
+    mounted at the same path."""
 
     def run_image(self) -> str:
         """The manifest's `image:`, else the platform's; a sentence when neither is set."""
@@ -65,13 +67,29 @@ class NopeDockerInvocationTarget(NopeContainerInvocationTarget):
             )
         return image
 
-    def container_kwargs(self) -> dict[str, Any]:
-        """What docker-py's `containers.create` gets besides image, command and environment."""
+    def container_kwargs(self, where: Environment | None = None) -> dict[str, Any]:
+        """What docker-py's `containers.create` gets besides image, command and environment: the
+        environment's own data folder mounted where its scripts look, and production's read-only
+        one (`:ro`) for a branch when the platform offers it. Nothing else of the host."""
+        import dagster as dg
+
+        where = where or self.read_environment()
+        variables = self.environment_variables(where)
         kwargs: dict[str, Any] = {"working_dir": IMAGE_WORKING_DIRECTORY}
-        if self.data_location is not None and "://" not in self.data_location:
-            location = resolved_data_location(self.data_location, self.repo_root)
-            source = self.data_volume or location
-            kwargs["volumes"] = [f"{source}:{location}"]
+        volumes = []
+        location = variables.get(DATA_LOCATION_VARIABLE, "")
+        if location and "://" not in location:
+            if self.data_volume and not where.is_production:
+                raise dg.Failure(
+                    f"`{self.manifest.relative_path}` cannot run in environment `{where.safe_name}`: the data volume "
+                    f"`{self.data_volume}` holds production's data. Unset NOPE_DOCKER_DATA_VOLUME outside production."
+                )
+            volumes.append(f"{self.data_volume or location}:{location}")
+        read_only = variables.get(PRODUCTION_DATA_VARIABLE, "")
+        if read_only and "://" not in read_only:
+            volumes.append(f"{read_only}:{read_only}:ro")
+        if volumes:
+            kwargs["volumes"] = volumes
         return kwargs
 
     # Another resource than the subprocess target's, by name: Dagster passes each target the resources its
@@ -82,11 +100,12 @@ class NopeDockerInvocationTarget(NopeContainerInvocationTarget):
         if self.manifest.timeout is not None:
             raise dg.Failure(f"`{self.manifest.relative_path}`: `timeout:` is not supported by target `docker`")
         image = self.run_image()
-        context.log.info(f"Running `{self.manifest.relative_path}` in a container of `{image}`.")
+        where = self.run_environment(context)
+        context.log.info(f"Running `{self.manifest.relative_path}` in a container of `{image}` (environment `{where.safe_name}`).")
         return docker_client.run(
             context=context,
             image=image,
             command=self.command(),
             env=self.environment(context),
-            container_kwargs=self.container_kwargs(),
+            container_kwargs=self.container_kwargs(where),
         ).get_results()

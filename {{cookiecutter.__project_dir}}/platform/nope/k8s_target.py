@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias
 from pydantic import Field, StringConstraints
 
 from nope.container_target import IMAGE_WORKING_DIRECTORY, NopeContainerInvocationTarget
+from nope.environments import Environment
 from nope.manifests import NopeInvocationTargetManifest
 from nope.models import NopeModel, TargetFields
 from nope.targets import resolved_data_location
@@ -99,15 +100,18 @@ class NopeK8sInvocationTarget(NopeContainerInvocationTarget):
     the manifest sets its own."""
 
     data_volume_claim: ClassVar[str | None] = None
-    """A PersistentVolumeClaim mounted at the data location (when it is a path). None: no volume."""
+    """A PersistentVolumeClaim mounted at production's data location (when it is a path), in production
+    only: it holds production's data. None: no volume."""
 
     data_volume_group: ClassVar[int] = 10001
     """The pod's `fsGroup` when it mounts the claim: the group of this repository's image user (see
     the Dockerfile), so a script can write the data location. Another image may need another."""
 
-    def pod_settings(self) -> dict[str, Any]:
+    def pod_settings(self, where: Environment | None = None) -> dict[str, Any]:
         """`PipesK8sClient.run`'s image, namespace and base pod spec for this manifest."""
         import dagster as dg
+
+        where = where or self.read_environment()
 
         image = self.manifest.image or self.image
         if not image:
@@ -120,6 +124,11 @@ class NopeK8sInvocationTarget(NopeContainerInvocationTarget):
         container: dict[str, Any] = {"name": "script", "workingDir": IMAGE_WORKING_DIRECTORY, "resources": resources}
         spec: dict[str, Any] = {"containers": [container]}
         if self.data_volume_claim and self.data_location and "://" not in self.data_location:
+            if not where.is_production:
+                raise dg.Failure(
+                    f"`{self.manifest.relative_path}` cannot run in environment `{where.safe_name}`: the claim "
+                    f"`{self.data_volume_claim}` holds production's data. Unset NOPE_K8S_DATA_VOLUME_CLAIM outside production."
+                )
             location = resolved_data_location(self.data_location, self.repo_root)
             container["volumeMounts"] = [{"name": "data", "mountPath": location}]
             spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": self.data_volume_claim}}]
@@ -138,6 +147,7 @@ class NopeK8sInvocationTarget(NopeContainerInvocationTarget):
 
         if self.manifest.timeout is not None:
             raise dg.Failure(f"`{self.manifest.relative_path}`: `timeout:` is not supported by target `k8s`")
-        settings = self.pod_settings()
+        where = self.run_environment(context)
+        settings = self.pod_settings(where)
         context.log.info(f"Running `{self.manifest.relative_path}` in a pod of `{settings['image']}` in `{settings['namespace']}`.")
         return k8s_client.run(context=context, command=self.command(), env=self.environment(context), **settings).get_results()

@@ -1,10 +1,12 @@
-"""`target: modal`: run a script on Modal, in the Modal environment named after the git branch.
+"""`target: modal`: run a script on Modal, in the Modal environment named after the platform's environment.
 
 This is the Nope tutorial's "more realistic example" shipped as a target. Practitioners keep
 writing ordinary Modal apps (`modal run my_script.py` works on their laptop); Dagster runs
-`modal run -e <environment> <script>` for them. Each git branch gets its own Modal
-environment, created the first time it is needed, so people working on different branches
-never overwrite each other's apps, logs or secrets.
+`modal run -e <environment> <script>` for them. The Modal environment is the run's environment
+(`nope/environments.py`: `NOPE_ENVIRONMENT`, so `production` in the deployments, else the git
+branch), in its safe form, created the first time it is needed, so people working on different
+branches never overwrite each other's apps, logs or secrets; `nope deploy --teardown` removes a
+branch's environment when the branch goes.
 
 Needs the `modal` command where Dagster runs, logged in (`modal token new`, or the
 `MODAL_TOKEN_ID` / `MODAL_TOKEN_SECRET` environment variables). The platform does not
@@ -15,13 +17,15 @@ then found in the platform's virtualenv, activated or not), or install it on PAT
 from __future__ import annotations
 
 import json
-import re
+import os
 import shutil
 import subprocess
 import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nope import environments
+from nope.environments import Environment
 from nope.script_environment import NETWORK_ENVIRONMENT
 from nope.targets import NopeSubprocessInvocationTarget
 
@@ -30,9 +34,8 @@ if TYPE_CHECKING:
 
     from nope.deploying import DeployContext
 
-# Modal environment names allow letters, digits, `-`, `_` and `.`, up to 64 characters.
-_NOT_ALLOWED_IN_ENVIRONMENT = re.compile(r"[^A-Za-z0-9._-]")
-_ENVIRONMENT_MAX_LENGTH = 64
+MODAL_DEFAULT_ENVIRONMENT = "main"
+"""The environment Modal gives every workspace, which holds apps deployed without `-e`: never removed."""
 
 PLATFORM_COMMANDS = Path(sysconfig.get_path("scripts"))
 """Where the platform's Python packages put their commands: the virtualenv's `bin/`, which is
@@ -40,7 +43,7 @@ not on PATH when `make dev` runs Dagster from `.venv` without activating it."""
 
 
 class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
-    """Runs `modal run -e <branch> <script>` through the `subprocess_client` resource."""
+    """Runs `modal run -e <environment> <script>` through the `subprocess_client` resource."""
 
     target_environment = ("MODAL_*", *NETWORK_ENVIRONMENT)
     """Modal's token and settings (`MODAL_TOKEN_ID`, `MODAL_TOKEN_SECRET`, or `~/.modal.toml` under
@@ -51,30 +54,64 @@ class NopeModalInvocationTarget(NopeSubprocessInvocationTarget):
         return (".py",)
 
     def command(self, environment: str | None = None) -> list[str]:
-        """`modal run -e <environment> <script> <args>`; by default the environment of this branch."""
-        environment = environment or modal_environment_name(current_branch(self.repo_root))
+        """`modal run -e <environment> <script> <args>`; by default the Modal environment of this run."""
+        environment = environment or self.read_environment().safe_name
         return [modal_command(), "run", "-e", environment, self.python_script_path, *self.manifest.args]
 
     def invoke(self, context: dg.AssetExecutionContext, subprocess_client: dg.PipesSubprocessClient) -> Any:
         import dagster as dg
 
-        self.require_executable("git")
+        if environments.ENVIRONMENT_VARIABLE not in os.environ:  # else git names the environment
+            self.require_executable("git")
         self.require_executable(modal_command())
-        branch = current_branch(self.repo_root)  # once per run: the branch could change between two reads
-        environment = modal_environment_name(branch)
+        where = self.run_environment(context)
+        environment = where.safe_name
         try:
             created = ensure_environment(environment, self.repo_root)
         except ModalCommandError as error:
             raise dg.Failure(description=str(error)) from None
         if created:
-            context.log.info(f"{created} for git branch `{branch}`.")
-        context.log.info(f"Running on Modal in environment `{environment}` (git branch `{branch}`).")
+            context.log.info(f"{created} for {where.source} `{where.name}`.")
+        context.log.info(f"Running on Modal in environment `{environment}` ({where.source} `{where.name}`).")
         return self.run_command(context, subprocess_client, self.command(environment))
 
+    def read_environment(self) -> Environment:
+        """The run's environment, which names the Modal environment. Unlike a subprocess script, a
+        Modal app never runs as `local`: a shared, unnamed Modal environment is what this target avoids."""
+        import dagster as dg
+
+        try:
+            return environments.current_environment(self.repo_root)
+        except environments.DetachedHead:
+            raise dg.Failure(
+                description=f"`{self.repo_root}` has a detached HEAD: check out a branch (or set "
+                f"{environments.ENVIRONMENT_VARIABLE}); its name picks the Modal environment."
+            ) from None
+        except environments.UnknownEnvironment as unknown:
+            raise dg.Failure(
+                description=f"Could not read the git branch, which names the Modal environment (or set "
+                f"{environments.ENVIRONMENT_VARIABLE}): {unknown}"
+            ) from None
+        except environments.UnsafeEnvironment as unsafe:
+            raise dg.Failure(description=f"`{self.manifest.relative_path}` cannot run: {unsafe}") from None
+
     def deploy(self, context: DeployContext) -> str | None:
-        """`nope deploy`: make sure the branch's Modal environment exists before anything runs."""
-        environment = modal_environment_name(context.branch)
+        """`nope deploy`: make sure the environment's Modal environment exists before anything runs."""
+        environment = context.environment
         return ensure_environment(environment, context.repo_root) or f"Modal environment `{environment}` is ready"
+
+    def teardown(self, context: DeployContext) -> str | None:
+        """`nope deploy --teardown`: remove the branch's Modal environment with its apps; None if it is gone.
+
+        Several manifests share one environment: the first removes it, the others find nothing.
+        """
+        environment = context.environment
+        if environment == MODAL_DEFAULT_ENVIRONMENT:
+            return f"Kept Modal environment `{environment}`: it is Modal's default"
+        if environment not in modal_environments(context.repo_root):
+            return None
+        _output([modal_command(), "environment", "delete", environment, "--confirm"], context.repo_root)
+        return f"Removed Modal environment `{environment}`"
 
 
 class ModalCommandError(Exception):
@@ -87,30 +124,6 @@ def ensure_environment(environment: str, repo_root: Path) -> str | None:
         return None
     _output([modal_command(), "environment", "create", environment], repo_root)
     return f"Created Modal environment `{environment}`"
-
-
-def current_branch(repo_root: Path) -> str:
-    """The checked-out git branch; a detached HEAD has no branch to name an environment after."""
-    import dagster as dg
-
-    result = subprocess.run(
-        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=repo_root, capture_output=True, text=True
-    )
-    if result.returncode == 1:
-        raise dg.Failure(
-            description=f"`{repo_root}` has a detached HEAD: check out a branch; its name picks the Modal environment."
-        )
-    if result.returncode != 0:
-        raise dg.Failure(
-            description=f"Could not read the git branch of `{repo_root}`, which names the Modal environment: "
-            f"{result.stderr.strip()}"
-        )
-    return result.stdout.strip()
-
-
-def modal_environment_name(branch: str) -> str:
-    """`feature/new-model` -> `feature-new-model`: the branch, spelled the way Modal accepts."""
-    return _NOT_ALLOWED_IN_ENVIRONMENT.sub("-", branch)[:_ENVIRONMENT_MAX_LENGTH]
 
 
 def modal_environments(repo_root: Path) -> set[str]:

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from nope import environments
+from nope.environments import Environment
 from nope.manifests import NopeAssetManifest, NopeInvocationTargetManifest
 from nope.models import AssetFields, TargetFields
 from nope.script_environment import MINIMAL_ENVIRONMENT, ReferenceNotAllowed, expand, passed_through
@@ -31,7 +33,14 @@ if TYPE_CHECKING:
 
 
 DATA_LOCATION_VARIABLE = "NOPE_DATA_LOCATION"
-"""The variable scripts read their data location from (`data_location` of their target)."""
+"""The variable scripts read their data location from: their environment's own (see `data_location`)."""
+
+PRODUCTION_DATA_VARIABLE = "NOPE_PRODUCTION_DATA_LOCATION"
+"""The variable a branch's scripts read production's data from, read-only (see `production_data_read_only`)."""
+
+PLATFORM_VARIABLES = (environments.ENVIRONMENT_VARIABLE, DATA_LOCATION_VARIABLE, PRODUCTION_DATA_VARIABLE)
+"""What only the platform sets: a manifest's `env:` of the same name is dropped, so that no manifest
+hands its script production's data location under a name scripts trust."""
 
 
 def resolved_data_location(location: str, repo_root: Path) -> str:
@@ -149,6 +158,14 @@ class NopeInvocationTarget:
         """
         return None
 
+    def teardown(self, context: DeployContext) -> str | None:
+        """Remove what `deploy` made for `context.branch`, which was merged or deleted
+        (run by `nope deploy --teardown`; never for production).
+
+        Return a sentence saying what was removed, or None when there was nothing (the default).
+        """
+        return None
+
     def build_assets_definition(self, publications: Publications) -> dg.AssetsDefinition:
         """The Dagster multi-asset for this manifest. Override to change how it is built."""
         from nope.asset_building import build_assets_definition
@@ -197,12 +214,29 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     """Variables a manifest's `env:` may copy with `${VAR}` (names or patterns): none by default."""
 
     data_location: ClassVar[str | None] = None
-    """Where scripts keep data that other steps read, given to each script as `NOPE_DATA_LOCATION`.
+    """Where production's scripts keep data that other steps read, given to each as `NOPE_DATA_LOCATION`.
 
     Steps may run on different machines (a container or pod per run or per step), so a path
     relative to a script means nothing to the next step: this is one place every step reaches (a
     shared volume, or an object-storage URL such as `s3://bucket/prefix` for scripts that speak
-    it). A relative path is taken from the repository root. None: the variable is not set."""
+    it). A relative path is taken from the repository root. None: the variable is not set.
+    Only production gets this location; every other environment gets its own folder below
+    `environments_data_location` (`nope/environments.py` says why)."""
+
+    environments_data_location: ClassVar[str] = "data"
+    """Below this, each environment other than production (a branch) keeps its data, in a folder named
+    after it: `data/feature-x`. It must not overlap `data_location` (no environment but production is
+    named `production`, so `data/production` may be production's)."""
+
+    production_data_read_only: ClassVar[str | None] = None
+    """A read-only way to production's data, given to other environments' scripts as
+    `NOPE_PRODUCTION_DATA_LOCATION`, so a branch can read what it did not rebuild (like dbt's defer).
+    It must be read-only by construction: a read-only mount, or an object-storage URL whose
+    credentials in branch environments only read. A local folder this process could write is
+    refused (a script runs as the same user). None: branch runs get no way to production's data."""
+
+    _last_environment: tuple[str, Environment] | None = None
+    """(run id, environment) of the last run this target ran in: see `run_environment`."""
 
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
@@ -216,19 +250,84 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
 
     def environment(self, context: dg.AssetExecutionContext) -> dict[str, str]:
         """The script's whole environment: the platform variables passed through, the manifest's
-        `env` (with `${VAR}` filled from the allowed variables), the data location, and the partition being run
-        (`NOPE_PARTITION_KEY`, or `NOPE_PARTITION_KEY_RANGE_START`/`_END`) for scripts that do
-        not speak Pipes. The Pipes variables are added by the client."""
+        `env` (with `${VAR}` filled from the allowed variables), the environment it runs in and its
+        data (`environment_variables`), and the partition being run (`NOPE_PARTITION_KEY`, or
+        `NOPE_PARTITION_KEY_RANGE_START`/`_END`) for scripts that do not speak Pipes. The Pipes
+        variables are added by the client."""
         env = passed_through(os.environ, (*self.passed_through_environment, *self.target_environment))
         env.update(self.manifest_environment())
-        if self.data_location is not None:
-            env[DATA_LOCATION_VARIABLE] = resolved_data_location(self.data_location, self.repo_root)
+        for name in PLATFORM_VARIABLES:
+            env.pop(name, None)
+        env.update(self.environment_variables(self.run_environment(context)))
         if context.has_partition_key:
             env["NOPE_PARTITION_KEY"] = context.partition_key
         if context.has_partition_key or context.has_partition_key_range:
             key_range = context.partition_key_range
             env["NOPE_PARTITION_KEY_RANGE_START"], env["NOPE_PARTITION_KEY_RANGE_END"] = key_range.start, key_range.end
         return env
+
+    def run_environment(self, context: dg.AssetExecutionContext) -> Environment:
+        """The environment of `context`'s run, read once per run: what the script sees and what its
+        target acts on (the Modal environment) must agree even if the branch changes meanwhile."""
+        last = self._last_environment
+        if last is None or last[0] != context.run_id:
+            last = self._last_environment = (context.run_id, self.read_environment())
+        return last[1]
+
+    def read_environment(self) -> Environment:
+        """The environment a run is in now (`NOPE_ENVIRONMENT`, else the git branch, else `local`);
+        a sentence when its name is unsafe. Override to be stricter, as the Modal target is."""
+        import dagster as dg
+
+        try:
+            return environments.run_environment(self.repo_root)
+        except environments.UnsafeEnvironment as unsafe:
+            raise dg.Failure(f"`{self.manifest.relative_path}` cannot run: {unsafe}") from None
+
+    def environment_variables(self, where: Environment) -> dict[str, str]:
+        """`NOPE_ENVIRONMENT`, the environment's own `NOPE_DATA_LOCATION`, and for a branch
+        production's read-only `NOPE_PRODUCTION_DATA_LOCATION` when the platform offers one.
+
+        Set in place of the manifest's `env` of these names (PLATFORM_VARIABLES): each is the
+        platform's or absent.
+        """
+        import dagster as dg
+
+        variables = {environments.ENVIRONMENT_VARIABLE: where.safe_name}
+        if self.data_location is not None:
+            try:
+                variables[DATA_LOCATION_VARIABLE] = environments.data_location(
+                    where,
+                    production=resolved_data_location(self.data_location, self.repo_root),
+                    environments=resolved_data_location(self.environments_data_location, self.repo_root),
+                )
+            except environments.SharedLocation as shared:
+                raise dg.Failure(f"`{self.manifest.relative_path}` cannot run: {shared}") from None
+        if self.production_data_read_only is not None and not where.is_production:
+            variables[PRODUCTION_DATA_VARIABLE] = self.read_only_production_data(self.production_data_read_only)
+        return variables
+
+    def read_only_production_data(self, location: str) -> str:
+        """`location` resolved, refused when it is a local folder this process may write (or is missing)."""
+        import dagster as dg
+
+        resolved = resolved_data_location(location, self.repo_root)
+        if "://" in resolved:
+            return resolved  # object storage: its credentials decide, which the platform cannot check
+        problem = None
+        if not Path(resolved).is_dir():
+            problem = "is not a folder here. Mount it read-only where Dagster runs, or unset it."
+        elif os.access(resolved, os.W_OK):
+            problem = (
+                "is writable by the platform, so a branch's script could write production's data through it. "
+                "Mount it read-only, or unset it."
+            )
+        if problem:
+            raise dg.Failure(
+                f"`{self.manifest.relative_path}` cannot run: production's read-only data location `{resolved}` "
+                f"(NOPE_PRODUCTION_DATA_LOCATION) {problem}"
+            )
+        return resolved
 
     def manifest_environment(self) -> dict[str, str]:
         """The manifest's `env`, each `${VAR}` filled from the platform's variables it may copy."""
@@ -261,7 +360,7 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         """Run `command` through Pipes from the repository root, with this target's environment and timeout.
 
         What `invoke` does with `command()`; a subclass whose `invoke` works out facts the command
-        needs (the Modal target's git branch) builds the command from them and calls this.
+        needs (the Modal target's environment) builds the command from them and calls this.
         """
         import dagster as dg
 

@@ -46,12 +46,14 @@ from {{ cookiecutter.platform_package }}.settings import (
     DOCKER_DATA_VOLUME,
     DOCKER_IMAGE,
 {%- endif %}
+    ENVIRONMENTS_DATA_LOCATION,
 {%- if cookiecutter.__include_k8s == "yes" %}
     K8S_DATA_VOLUME_CLAIM,
     K8S_IMAGE,
     K8S_NAMESPACE,
     K8S_RESOURCES,
 {%- endif %}
+    PRODUCTION_DATA_READ_ONLY,
     REPOSITORY_BRANCH,
     REPOSITORY_URL,
     SCRIPT_ENV_PASSTHROUGH,
@@ -91,6 +93,8 @@ class {{ company }}SubprocessInvocationTarget(NopeSubprocessInvocationTarget):
     passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
     data_location = DATA_LOCATION
+    environments_data_location = ENVIRONMENTS_DATA_LOCATION
+    production_data_read_only = PRODUCTION_DATA_READ_ONLY
 {%- if cookiecutter.__include_uv == "yes" %}
 
 
@@ -102,12 +106,14 @@ class {{ company }}UvInvocationTarget(NopeUvInvocationTarget):
     passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
     data_location = DATA_LOCATION
+    environments_data_location = ENVIRONMENTS_DATA_LOCATION
+    production_data_read_only = PRODUCTION_DATA_READ_ONLY
 {%- endif %}
 {%- if cookiecutter.__include_modal == "yes" %}
 
 
 class {{ company }}ModalInvocationTarget(NopeModalInvocationTarget):
-    """`target: modal`: the script runs on Modal, in the environment named after the git branch."""
+    """`target: modal`: the script runs on Modal, in the Modal environment of the run's environment."""
 
     class InvocationTargetManifest({{ company }}InvocationTargetManifest):
         kind = "modal"
@@ -116,6 +122,8 @@ class {{ company }}ModalInvocationTarget(NopeModalInvocationTarget):
     passed_through_environment = (*MINIMAL_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
     data_location = DATA_LOCATION
+    environments_data_location = ENVIRONMENTS_DATA_LOCATION
+    production_data_read_only = PRODUCTION_DATA_READ_ONLY
 {%- endif %}
 {%- if cookiecutter.__include_docker == "yes" %}
 
@@ -130,6 +138,8 @@ class {{ company }}DockerInvocationTarget(NopeDockerInvocationTarget):
     passed_through_environment = (*CONTAINER_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
     data_location = DATA_LOCATION
+    environments_data_location = ENVIRONMENTS_DATA_LOCATION
+    production_data_read_only = PRODUCTION_DATA_READ_ONLY
     image = DOCKER_IMAGE
     data_volume = DOCKER_DATA_VOLUME
 {%- endif %}
@@ -146,6 +156,8 @@ class {{ company }}K8sInvocationTarget(NopeK8sInvocationTarget):
     passed_through_environment = (*CONTAINER_ENVIRONMENT, *SCRIPT_ENV_PASSTHROUGH)
     env_references = tuple(SCRIPT_ENV_REFERENCES)
     data_location = DATA_LOCATION
+    environments_data_location = ENVIRONMENTS_DATA_LOCATION
+    production_data_read_only = PRODUCTION_DATA_READ_ONLY
     image = K8S_IMAGE
     namespace = K8S_NAMESPACE
     resources = K8S_RESOURCES

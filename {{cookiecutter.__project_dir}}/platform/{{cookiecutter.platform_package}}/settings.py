@@ -35,11 +35,24 @@ SCRIPT_ENV_REFERENCES: list[str] = []
 """Platform variables a manifest's `env:` may copy with `${VAR}` (names or patterns). Empty: none,
 so a pull request cannot hand itself `${AWS_SECRET_ACCESS_KEY}`."""
 
-DATA_LOCATION: str = os.environ.get("NOPE_DATA_LOCATION", "data")
-"""Where scripts keep data that other steps read; every script gets it as `NOPE_DATA_LOCATION`.
-`data` (under this repository) on one machine; where every machine that runs steps reaches it in
+DATA_LOCATION: str = os.environ.get("NOPE_DATA_LOCATION", "data/production")
+"""Where production's scripts keep data that other steps read; each gets it as `NOPE_DATA_LOCATION`.
+`data/production` (under this repository) on one machine; where every machine that runs steps reaches it in
 production: {% if cookiecutter.deployment == "docker" %}compose.yaml sets `/opt/dagster/data`, a volume shared by every run container{% elif cookiecutter.deployment == "kubernetes" %}deploy/helm/values.yaml sets `/opt/dagster/data`, a volume claim mounted in every run pod{% else %}a shared volume, or an object-storage URL (`s3://bucket/prefix`){% endif %}.
-The environment variable, where Dagster runs, overrides the value here."""
+The environment variable, where Dagster runs, overrides the value here. Only production (where
+`NOPE_ENVIRONMENT=production` is set) writes here: see ENVIRONMENTS_DATA_LOCATION."""
+
+ENVIRONMENTS_DATA_LOCATION: str = os.environ.get("NOPE_ENVIRONMENTS_DATA_LOCATION", "data")
+"""Where every other environment (a branch, on a laptop or in CI) keeps its data instead: a folder per
+environment below it, `data/feature-x`, given to its scripts as `NOPE_DATA_LOCATION`.
+It must not overlap DATA_LOCATION (a run refuses to start if it does). The environment variable,
+where Dagster runs, overrides the value here."""
+
+PRODUCTION_DATA_READ_ONLY: str | None = os.environ.get("NOPE_PRODUCTION_DATA_LOCATION") or None
+"""A read-only way to production's data for other environments' scripts, given to them as
+`NOPE_PRODUCTION_DATA_LOCATION`, to read what their branch did not rebuild. Read-only by
+construction or not at all: a read-only mount, or an object-storage URL whose credentials in
+branch environments only read; a local folder the platform could write is refused. None: none."""
 {%- if cookiecutter.__include_docker == "yes" %}
 
 DOCKER_IMAGE: str | None = os.environ.get("NOPE_DOCKER_IMAGE") or os.environ.get("DAGSTER_CURRENT_IMAGE")
