@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nope import preview
+from test_diff import committed_platform_repository
 
 from conftest import REPO_ROOT
 
@@ -54,3 +55,9 @@ def test_a_preview_never_runs_in_production(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("NOPE_PREVIEW_SELECT", 'key:"sales/orders"')
     assert preview.main(tmp_path) == 2
     assert "a preview runs a branch's changes, never in production" in capsys.readouterr().err
+
+
+def test_without_select_it_runs_what_nope_diff_says_the_branch_changed(tmp_path: Path):
+    repo = committed_platform_repository(tmp_path / "repo", tmp_path / "repo")
+    (repo / "defs/a/x.py").write_text("print('changed')\n")  # a/x, and downstream a/y and b/z
+    assert preview.changed_assets(repo).split(",") == ["a/x", "a/y", "b/z"]

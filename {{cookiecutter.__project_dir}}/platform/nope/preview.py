@@ -24,6 +24,8 @@ from nope import environments
 
 SELECT_VARIABLE = "NOPE_PREVIEW_SELECT"
 """The selection to run instead of `nope diff`'s: `make preview SELECT=...` sets it."""
+DIFF_SECONDS = 600
+"""How long `nope diff` may take to say what changed (it reads the base from git, itself bounded)."""
 
 SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 """The file GitHub Actions shows as the job's summary; the outcome is appended to it when set."""
@@ -55,9 +57,19 @@ def main(repo_root: Path | None = None) -> int:
 
 def changed_assets(repo_root: Path) -> str:
     """The selection `nope diff --format select` prints: one line, or nothing when nothing changed."""
-    result = subprocess.run(
-        [sys.executable, "-m", "nope", "diff", "--format", "select"], cwd=repo_root, capture_output=True, text=True
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "nope", "diff", "--format", "select"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=DIFF_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise PreviewError(
+            f"`nope diff --format select` did not finish within {DIFF_SECONDS} seconds; "
+            "name the assets yourself: make preview SELECT='key:\"group/asset\"'"
+        ) from None
     if result.returncode != 0:
         raise PreviewError(
             f"`nope diff --format select` failed ({result.stderr.strip() or f'exit code {result.returncode}'}); "
