@@ -206,3 +206,44 @@ def test_the_safe_form_of_names():
     with pytest.raises(UnsafeEnvironment):
         safe_name("...")
 
+
+
+# Reports the environment it was handed, after switching the repository to another branch.
+SWITCHES_THE_BRANCH = """
+import os, subprocess
+from pathlib import Path
+from dagster_pipes import open_dagster_pipes
+
+repository = Path(__file__).resolve().parents[2]  # defs/g/first.py
+subprocess.run(["git", "checkout", "--quiet", "-b", "switched-meanwhile"], cwd=repository, check=True)
+with open_dagster_pipes() as pipes:
+    pipes.report_asset_materialization(metadata={"environment": os.environ["NOPE_ENVIRONMENT"]})
+"""
+
+REPORTS_ITS_ENVIRONMENT = """
+import os
+from dagster_pipes import open_dagster_pipes
+
+with open_dagster_pipes() as pipes:
+    pipes.report_asset_materialization(metadata={"environment": os.environ["NOPE_ENVIRONMENT"]})
+"""
+
+
+def test_every_script_of_a_run_is_in_the_environment_of_its_start(make_defs, instance):
+    defs_path = make_defs(
+        {
+            "g/first.py": SWITCHES_THE_BRANCH,
+            "g/first.yaml": "target: subprocess\n",
+            "g/second.py": REPORTS_ITS_ENVIRONMENT,
+            "g/second.yaml": "target: subprocess\ndeps: [g/first]\n",
+        }
+    )
+    repo = git_repository(defs_path.parent, branch="main")
+    assert run(repo, instance).success
+    seen = {}
+    for name in ("first", "second"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(["g", name]))
+        assert event is not None and event.asset_materialization is not None
+        seen[name] = event.asset_materialization.metadata["environment"].value
+    assert seen == {"first": "main", "second": "main"}  # not `switched-meanwhile`, though git says so now
+    assert environments.current_branch(repo) == "switched-meanwhile"

@@ -123,14 +123,24 @@ def run_environment(repo_root: Path, environ: Mapping[str, str] = os.environ) ->
         return Environment(NO_BRANCH, f"no git branch ({unknown})")
 
 
+GIT_SECONDS = 10
+"""How long `git` may take to name the branch (a repository on a stalled network disk)."""
+
+
 def current_branch(repo_root: Path) -> str:
     """The checked-out git branch of `repo_root`; `DetachedHead` or `UnknownEnvironment` when there is none."""
     try:
         result = subprocess.run(
-            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=repo_root, capture_output=True, text=True
+            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=GIT_SECONDS,
         )
     except OSError as error:
         raise UnknownEnvironment(f"git cannot run: {error.strerror or error}") from None
+    except subprocess.TimeoutExpired:
+        raise UnknownEnvironment(f"git did not name the branch within {GIT_SECONDS} seconds") from None
     if result.returncode == 1:
         raise DetachedHead(f"`{repo_root}` has a detached HEAD")
     if result.returncode != 0:

@@ -39,6 +39,9 @@ PRODUCTION_DATA_VARIABLE = "NOPE_PRODUCTION_DATA_LOCATION"
 """The variable a branch's scripts read production's data from, read-only (see `production_data_read_only`)."""
 
 PLATFORM_VARIABLES = (environments.ENVIRONMENT_VARIABLE, DATA_LOCATION_VARIABLE, PRODUCTION_DATA_VARIABLE)
+
+_run_environments: dict[str, dict[tuple[type, Path], Environment]] = {}
+"""The current run's environment, by kind of target and repository: see `run_environment`."""
 """What only the platform sets: a manifest's `env:` of the same name is dropped, so that no manifest
 hands its script production's data location under a name scripts trust."""
 
@@ -235,8 +238,6 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
     credentials in branch environments only read. A local folder this process could write is
     refused (a script runs as the same user). None: branch runs get no way to production's data."""
 
-    _last_environment: tuple[str, Environment] | None = None
-    """(run id, environment) of the last run this target ran in: see `run_environment`."""
 
     @classmethod
     def script_suffixes(cls) -> tuple[str, ...]:
@@ -267,12 +268,17 @@ class NopeSubprocessInvocationTarget(NopeInvocationTarget):
         return env
 
     def run_environment(self, context: dg.AssetExecutionContext) -> Environment:
-        """The environment of `context`'s run, read once per run: what the script sees and what its
-        target acts on (the Modal environment) must agree even if the branch changes meanwhile."""
-        last = self._last_environment
-        if last is None or last[0] != context.run_id:
-            last = self._last_environment = (context.run_id, self.read_environment())
-        return last[1]
+        """The environment of `context`'s run, read once per run for every target of a kind: what
+        the scripts see and what their targets act on (the Modal environment) must agree even if
+        the branch changes meanwhile. (Once, too, because reading the branch starts `git`.)"""
+        per_target = _run_environments.get(context.run_id)
+        if per_target is None:
+            _run_environments.clear()  # a new run: the last run's are not asked for again
+            per_target = _run_environments[context.run_id] = {}
+        key = (type(self), self.repo_root)
+        if key not in per_target:
+            per_target[key] = self.read_environment()
+        return per_target[key]
 
     def read_environment(self) -> Environment:
         """The environment a run is in now (`NOPE_ENVIRONMENT`, else the git branch, else `local`);
