@@ -27,10 +27,13 @@ non-inheritable).
 
 from __future__ import annotations
 
+# The C module that `signal` wraps: the same functions, and the signals as plain numbers (no
+# stubs for type checkers). `signal` adds enums, and importing them (enum, functools,
+# collections) takes a third of this process's start, which every step waits for.
+import _signal as signal  # type: ignore[import-not-found]
 import ctypes
 import errno
 import os
-import signal
 import sys
 import time
 
