@@ -61,9 +61,10 @@ lint: $(BIN)/pytest
 	$(BIN)/ruff check tests benchmarks hooks requirements local_extensions.py bake_record.py
 	$(BIN)/mypy
 
-## Run every test of the template (bakes it several ways and runs each baked repo's tests).
+## Run every test of the template (bakes it several ways and runs each baked repo's tests), on two
+## workers, a test module on one worker only: its tests share its bakes, servers and clusters.
 test: lint $(BIN)/pytest chromium docker editor
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 ## The upstream canary (not part of CI): the newest versions the ranges in requirements/test.in
 ## allow, in a throwaway environment, then every test. Run it before `make lock-upgrade`, and on
