@@ -234,7 +234,6 @@ class NopeProject:
         import dagster as dg
 
         from nope.asset_building import build_broken_manifest_assets
-        from nope.notifications import owner_sensors
 
         automated = any(spec.automation_condition for asset in built.values() for spec in asset.specs)
         assets: Sequence[Any] = list(built.values())  # Dagster's own union of asset types, once linked
@@ -255,14 +254,18 @@ class NopeProject:
                 )
         placeholders = build_broken_manifest_assets(dict(broken), Path(defs_path).absolute())
         sensors: list[dg.SensorDefinition] = [_automation_sensor()] if automated else []
-        owners_by_op = {
-            asset.node_def.name: {spec.key.to_user_string(): list(spec.owners) for spec in asset.specs}
-            for asset in built.values()
-        }
-        fresh_keys = [
-            spec.key.to_user_string() for asset in built.values() for spec in asset.specs if spec.freshness_policy
-        ]
-        sensors += owner_sensors(owners_by_op, cls.owner_channels(), fresh_keys=fresh_keys)
+        channels = cls.owner_channels()
+        if channels.configured:  # else no sensor: every process that loads skips the mail and web modules
+            from nope.notifications import owner_sensors
+
+            owners_by_op = {
+                asset.node_def.name: {spec.key.to_user_string(): list(spec.owners) for spec in asset.specs}
+                for asset in built.values()
+            }
+            fresh_keys = [
+                spec.key.to_user_string() for asset in built.values() for spec in asset.specs if spec.freshness_policy
+            ]
+            sensors += owner_sensors(owners_by_op, channels, fresh_keys=fresh_keys)
         return dg.Definitions(assets=[*assets, *placeholders], resources=resources, sensors=sensors)
 
 
