@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import dagster as dg
 import pytest
 
 from nope import NopeProject
+from nope.process_tree import ScriptProcess
 from nope.subprocess_client import NopeSubprocessClient
 
 from conftest import (
@@ -205,12 +208,13 @@ def test_when_the_runs_process_is_killed_outright_the_step_script_and_child_stop
     try:
         script_pid, child_pid = read_pids(pids_file, leftovers)
         supervisor_pid = parent_pid(script_pid)
-        step_pid = parent_pid(supervisor_pid)
-        leftovers.extend([supervisor_pid, step_pid])
+        server_pid = parent_pid(supervisor_pid)  # the step process's supervisor server forked it
+        step_pid = parent_pid(server_pid)
+        leftovers.extend([supervisor_pid, server_pid, step_pid])
         assert (step_pid == run.pid) == (kind == "in-process")  # multiprocess: the step is the run's child
         run.kill()  # kill -9: nothing in the run's process gets a chance to clean up
         run.wait()
-        assert wait_until_gone([step_pid, supervisor_pid, script_pid, child_pid]) == []
+        assert wait_until_gone([step_pid, server_pid, supervisor_pid, script_pid, child_pid]) == []
     finally:
         run.kill()
         run.communicate()
@@ -246,28 +250,101 @@ class _NoRoomForTheContext(dg.PipesContextInjector):
         return "A context injector that always fails."
 
 
-def _supervisors_of_this_process() -> list[int]:
-    """Live supervisors started by this (test) process: the in-process step's."""
+def _children(parents: set[int]) -> list[int]:
+    """Live (not zombie) children of `parents`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat[1]) == os.getpid() and stat[0] not in (b"Z", b"X") and b"supervisor.py" in cmdline:
+        if int(stat[1]) in parents and stat[0] not in (b"Z", b"X"):
             found.append(int(entry.name))
     return found
 
 
+def _supervisors_of_this_process() -> list[int]:
+    """Live supervisors of this (test) process's scripts: the in-process step's, forked by its
+    supervisor server, a child of this process running `supervisor.py`."""
+    servers = {pid for pid in _children({os.getpid()}) if b"supervisor.py" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+    return _children(servers)
+
+
 def test_a_session_that_fails_to_open_leaves_no_supervisor_waiting(make_defs, instance, tmp_path):
-    # The supervisor starts before the Pipes session opens, and waits for the script's
-    # environment; when the session cannot open, it must not wait on.
+    # The step starts its supervisor server before the Pipes session opens, and asks it for the
+    # script's supervisor once the session is open; when the session cannot open, no supervisor
+    # may be left waiting for a script that will never come.
     defs_path, _ = scratch_defs(make_defs, tmp_path, "echo never run\n")
     client = NopeSubprocessClient(context_injector=_NoRoomForTheContext())
     result = materialize(NopeProject.make_definitions(defs_path=defs_path, resources={"subprocess_client": client}), instance)
     assert not result.success
     assert "No space left on device" in step_failure_text(result)
     assert _supervisors_of_this_process() == []
+
+
+# --- the supervisor server: one per step process, a supervisor forked per script ------------
+
+WRITES_ITS_ANCESTORS = """
+supervisor=$PPID
+server=$(awk '{print $4}' /proc/$supervisor/stat)
+echo "$supervisor $server" > PIDS
+"""
+
+
+def test_the_scripts_of_a_process_share_one_server_each_under_a_supervisor_of_its_own(make_defs, instance, tmp_path):
+    # One interpreter started per process, not per script: the server forks each supervisor.
+    files = {}
+    for name in ("a", "b", "c"):
+        files[f"g/{name}.sh"] = WRITES_ITS_ANCESTORS.replace("PIDS", str(tmp_path / f"{name}.pids"))
+        files[f"g/{name}.yaml"] = "target: subprocess\n"
+    result = materialize(NopeProject.make_definitions(defs_path=make_defs(files)), instance)
+    assert result.success
+    ancestors = [(tmp_path / f"{name}.pids").read_text().split() for name in ("a", "b", "c")]
+    supervisors, servers = {int(pids[0]) for pids in ancestors}, {int(pids[1]) for pids in ancestors}
+    assert len(supervisors) == 3
+    assert len(servers) == 1
+    assert parent_pid(servers.pop()) == os.getpid()  # in process: this test's process is the step's
+
+
+KILLS_ITS_SERVER = """
+server=$(awk '{print $4}' /proc/$PPID/stat)
+echo "$$ $server" > PIDS
+kill -9 $server
+sleep 600
+"""
+
+
+def test_a_killed_server_stops_its_scripts_and_the_next_script_gets_a_new_one(make_defs, instance, tmp_path, leftovers):
+    killer, pids_file = scratch_defs(make_defs, tmp_path, KILLS_ITS_SERVER)
+    result = materialize(NopeProject.make_definitions(defs_path=killer, resources=quick_client()), instance)
+    script_pid, server_pid = read_pids(pids_file, leftovers)
+    assert "was killed by SIGKILL" in step_failure_text(result)
+    assert wait_until_gone([server_pid, script_pid]) == []
+
+    ancestors = tmp_path / "next.pids"
+    shutil.rmtree(killer / "g")  # the next run is another script's, alone
+    next_defs = make_defs({"h/next.sh": WRITES_ITS_ANCESTORS.replace("PIDS", str(ancestors)), "h/next.yaml": "target: subprocess\n"})
+    assert materialize(NopeProject.make_definitions(defs_path=next_defs), instance).success
+    _, new_server = ancestors.read_text().split()
+    assert int(new_server) != server_pid and parent_pid(int(new_server)) == os.getpid()
+
+
+def test_scripts_started_from_several_threads_each_get_their_own_exit(tmp_path):
+    # The step's threads share the server: requests must not mix, and each exit reaches its own step.
+    def run(code: int, results: dict[int, int | None]) -> None:
+        command = ["sh", "-c", f"sleep 0.{code}; exit {code}"]
+        with ScriptProcess(command, cwd=str(tmp_path), stdout=None, stderr=subprocess.PIPE, grace_seconds=1) as script:
+            script.launch({"PATH": os.defpath})
+            results[code] = script.wait(timeout=30)
+            assert script.supervisor.stderr is not None  # a pipe, as asked
+            script.supervisor.stderr.close()
+
+    results: dict[int, int | None] = {}
+    threads = [threading.Thread(target=run, args=(code, results)) for code in (3, 5, 7, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {3: 3, 5: 5, 7: 7, 9: 9}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from nope.prctl import ON_LINUX, PR_SET_CHILD_SUBREAPER, prctl
@@ -26,8 +27,21 @@ KILL_ROUNDS = 200
 
 _lock = threading.Lock()
 _supervisors: set[int] = set()
-"""Supervisors of this process's running scripts: children of its own, never taken for orphans."""
+"""This process's supervisor server (`supervisor_server.py`), a child of its own, and the
+supervisors of its running scripts: never taken for orphans."""
 _scripts_running = 0
+
+
+def count_as_supervisor(pid: int) -> None:
+    """`pid`, a child of this process, is a supervisor: no sweep takes it for an orphan."""
+    with _lock:
+        _supervisors.add(pid)
+
+
+def forget_supervisor(pid: int) -> None:
+    """`pid` is reaped, or about to be: its number may be another process's next."""
+    with _lock:
+        _supervisors.discard(pid)
 
 
 class OrphanAdoption:
@@ -43,13 +57,15 @@ class OrphanAdoption:
                 prctl(PR_SET_CHILD_SUBREAPER, 1)
             _scripts_running += 1
 
-    def watch(self, supervisor_pid: int) -> None:
-        """The tree's supervisor started: orphans are the children started since."""
-        with _lock:
-            _supervisors.add(supervisor_pid)
-        self._supervisor_pid = supervisor_pid
+    def starting(self) -> None:
+        """The tree's supervisor is about to start: orphans are the children started from now on."""
         if ON_LINUX:
-            self._supervisor_started = _stat(supervisor_pid)[1]
+            self._supervisor_started = _clock_ticks()
+
+    def watch(self, supervisor_pid: int) -> None:
+        """The tree's supervisor started (`starting` was called just before)."""
+        count_as_supervisor(supervisor_pid)
+        self._supervisor_pid = supervisor_pid
 
     def end(self, *, sweep: bool) -> None:
         """The tree ended (its supervisor is reaped): with `sweep`, kill and reap what it left
@@ -58,8 +74,7 @@ class OrphanAdoption:
         if self._ended:
             return
         self._ended = True
-        with _lock:
-            _supervisors.discard(self._supervisor_pid or 0)
+        forget_supervisor(self._supervisor_pid or 0)
         if sweep and ON_LINUX and self._supervisor_pid is not None:
             self._kill_orphans()
         with _lock:
@@ -99,6 +114,12 @@ class OrphanAdoption:
             if parent == me and started >= self._supervisor_started:
                 found.append(int(entry.name))
         return found
+
+
+def _clock_ticks() -> int:
+    """Now, in the unit and from the origin of a process's start time in /proc (clock ticks of the
+    boot-time clock): a process started after this call has a start time at least this."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
 
 
 def _stat(pid: int) -> tuple[int, int]:

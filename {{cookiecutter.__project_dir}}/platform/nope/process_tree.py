@@ -1,11 +1,11 @@
 """A script's whole process tree, started and stopped as one, from the step's side.
 
-The script runs under `supervisor.py` (read it for what happens inside the tree). This
-module is what the step process does: start the supervisor in a session of its own (handing
-it the script's environment over a pipe, so that only the script runs with it, and so that the
-supervisor can start before that environment is known), wait for it
-while watching a deadline and the step's own parent, and stop the tree when asked; and, should
-the supervisor be killed, stop what the tree left behind (`orphan_adoption.py`).
+The script runs under a supervisor (`supervisor.py`: read it for what happens inside the tree),
+forked for it by this process's supervisor server (`supervisor_server.py`). This module is what
+the step process does: ask for the supervisor, handing over the script (the command, its folder
+and its environment, so that only the script runs with that environment), wait for it while
+watching a deadline and the step's own parent, and stop the tree when asked; and, should the
+supervisor be killed, stop what the tree left behind (`orphan_adoption.py`).
 
 Why watch the parent: with the multiprocess executor each step is a child of the run's
 process. When that process is killed outright (`kill -9`, the out-of-memory killer), run
@@ -16,20 +16,17 @@ for as long as the script runs. A step whose parent changed stops its tree and f
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import IO
 
+from nope import supervisor_server
 from nope.orphan_adoption import OrphanAdoption
 from nope.process_privacy import keep_this_process_private
+from nope.supervisor_server import ForkedSupervisor, Stream
 
-SUPERVISOR = Path(__file__).with_name("supervisor.py")
 WATCH_SECONDS = 1.0
 """How often the step looks at its parent while the script runs."""
 SUPERVISOR_MARGIN_SECONDS = 5.0
@@ -55,34 +52,40 @@ def platform_executable(program: str) -> str:
     return shutil.which(program) or program
 
 
-def launch_message(executable: str, env: Mapping[str, str]) -> bytes:
-    """What the supervisor reads from its pipe: the program, then each `NAME=value`, NUL-separated.
+def launch_message(cwd: str, grace_seconds: float, executable: str, argv: Sequence[str], env: Mapping[str, str]) -> bytes:
+    """What the supervisor reads from its pipe (`supervisor._read_launch`), NUL-separated: the
+    folder, the grace period, the program, the number of arguments, the arguments, then each
+    `NAME=value`.
 
     Never empty (the program is named): an empty message tells the supervisor to run nothing.
+    A NUL byte inside a field is refused, as `subprocess.Popen` refuses it ("embedded null byte").
     """
-    return b"\0".join([os.fsencode(executable), *(os.fsencode(f"{name}={value}") for name, value in env.items())])
+    fields = [cwd, f"{grace_seconds:g}", executable, str(len(argv)), *argv, *(f"{name}={value}" for name, value in env.items())]
+    encoded = [os.fsencode(text) for text in fields]
+    if any(b"\0" in text for text in encoded):
+        raise ValueError("embedded null byte")
+    return b"\0".join(encoded)
 
 
-def _send(pipe: int, message: bytes) -> None:
-    """Write `message` to the supervisor and close the pipe. A supervisor that died before
-    reading it is reported by its exit, as any other death."""
+def _working_directory(cwd: str | None) -> str:
+    """`cwd`, or this process's own folder now, as `subprocess.Popen` reads `cwd=None`; empty
+    (the supervisor's, the same but for a `chdir` since) when this process's folder is gone."""
+    if cwd is not None:
+        return cwd
     try:
-        while message:
-            message = message[os.write(pipe, message) :]
-    except BrokenPipeError:
-        pass
-    finally:
-        os.close(pipe)
+        return os.getcwd()
+    except OSError:
+        return ""
 
 
 class ScriptProcess:
     """A command running under its supervisor, as the leader of a new session and process group.
 
-    It starts in two moves, so that the supervisor's interpreter starts while the step opens the
-    script's Pipes session (each takes some milliseconds, on every step): creating it starts the
-    supervisor, which waits on its pipe; `launch(env)` sends the script's environment, which
-    holds the session's, and the script starts. Used as a context manager, a supervisor that
-    was never sent its script (the session failed to open) ends on leaving.
+    It starts in two moves: creating it makes sure this process's supervisor server runs (the
+    first script of a process starts it, while the step opens the script's Pipes session);
+    `launch(env)` sends the script with its environment, which holds the session's, and the
+    server forks the script's supervisor, which starts it. Used as a context manager, it leaves
+    nothing behind when the script was never launched (the session failed to open).
     """
 
     def __init__(
@@ -90,55 +93,43 @@ class ScriptProcess:
         command: str | Sequence[str],
         *,
         cwd: str | None,
-        stdout: int | IO[bytes] | None,
-        stderr: int | IO[bytes] | None,
+        stdout: Stream,
+        stderr: Stream,
         grace_seconds: float,
     ):
         # A string is one program name, as `subprocess.Popen` reads it without a shell.
-        argv = [command] if isinstance(command, str) else list(command)
+        self._argv = [command] if isinstance(command, str) else list(command)
+        self._cwd = cwd
+        self._streams = (stdout, stderr)
         self.grace_seconds = grace_seconds
         self._parent_pid = os.getppid()
         keep_this_process_private()  # the step holds the platform's secrets; the script must not read them
+        self._executable = platform_executable(self._argv[0])
+        supervisor_server.this_process_server()
         self._orphans = OrphanAdoption()
-        self._executable = platform_executable(argv[0])
-        self._launched = False
-        supervisor_reads, self._launch_pipe = os.pipe()
-        supervisor_argv = [str(SUPERVISOR), str(os.getpid()), f"{grace_seconds:g}", str(supervisor_reads), "--", *argv]
-        try:
-            self.supervisor = subprocess.Popen(
-                [sys.executable, "-I", "-S", *supervisor_argv],
-                cwd=cwd,
-                env={},  # the supervisor needs none: the script's environment goes over the pipe, to the script only
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-                pass_fds=(supervisor_reads,),
-            )
-        except BaseException:
-            os.close(self._launch_pipe)
-            self._orphans.end(sweep=False)
-            raise
-        finally:
-            os.close(supervisor_reads)
-        self._orphans.watch(self.supervisor.pid)
+        self._supervisor: ForkedSupervisor | None = None
 
     def launch(self, env: Mapping[str, str]) -> None:
         """Start the script, with `env` as its whole environment."""
-        self._launched = True
-        _send(self._launch_pipe, launch_message(self._executable, env))
+        message = launch_message(_working_directory(self._cwd), self.grace_seconds, self._executable, self._argv, env)
+        self._orphans.starting()
+        self._supervisor = supervisor_server.start_supervisor(message, *self._streams)
+        self._orphans.watch(self._supervisor.pid)
 
     def __enter__(self) -> ScriptProcess:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        """Unless the script was launched: the supervisor, sent nothing, exits at once, and is reaped."""
-        if self._launched:
-            return
-        os.close(self._launch_pipe)
-        self.supervisor.wait()
-        if self.supervisor.stderr is not None:
-            self.supervisor.stderr.close()
-        self._orphans.end(sweep=False)
+        """Unless the script was launched: this process stops adopting orphans for it."""
+        if self._supervisor is None:
+            self._orphans.end(sweep=False)
+
+    @property
+    def supervisor(self) -> ForkedSupervisor:
+        """The script's supervisor, once launched: its pid, its stderr pipe, its exit."""
+        if self._supervisor is None:
+            raise RuntimeError("the script was not launched")
+        return self._supervisor
 
     @property
     def pid(self) -> int:
@@ -149,47 +140,24 @@ class ScriptProcess:
         """The script's exit code (negative: the signal that killed it), or None past `timeout` seconds.
 
         Raises `ParentProcessGone` when the step's parent died meanwhile; the tree still runs.
+        The supervisor's exit is told the moment it happens (the server writes it to a pipe this
+        waits on), not found by polling.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        pidfd = self._open_pidfd()  # once per wait, not once per look at the parent
-        try:
-            while True:
-                left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
-                if self._exited_within(pidfd, max(left, 0)):
-                    returncode = self.supervisor.wait()
-                    if returncode >= 0:  # the supervisor ended the tree itself
-                        self._orphans.end(sweep=False)
-                    return returncode
-                if self._parent_pid != 1 and os.getppid() != self._parent_pid:
-                    raise ParentProcessGone(self._parent_pid)
-                if deadline is not None and time.monotonic() >= deadline:
-                    return None
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
-
-    def _open_pidfd(self) -> int | None:
-        """A pidfd of the supervisor (Linux), or None: already reaped, or no pidfds here."""
-        if not hasattr(os, "pidfd_open"):
-            return None
-        try:
-            return os.pidfd_open(self.supervisor.pid)
-        except OSError:
-            return None
-
-    def _exited_within(self, pidfd: int | None, seconds: float) -> bool:
-        """Whether the supervisor exits within `seconds`, told the moment it does.
-
-        `Popen.wait(timeout=...)` polls with sleeps of up to 50 ms, which every step paid after
-        its script had ended; a pidfd (Linux) becomes readable exactly when the process exits.
-        """
-        if pidfd is not None:
-            return bool(select.select([pidfd], [], [], seconds)[0])
-        try:
-            self.supervisor.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+        while True:
+            left = WATCH_SECONDS if deadline is None else min(WATCH_SECONDS, deadline - time.monotonic())
+            try:
+                returncode = self.supervisor.wait(timeout=max(left, 0))
+            except subprocess.TimeoutExpired:
+                pass
+            else:
+                if returncode >= 0:  # the supervisor ended the tree itself
+                    self._orphans.end(sweep=False)
+                return returncode
+            if self._parent_pid != 1 and os.getppid() != self._parent_pid:
+                raise ParentProcessGone(self._parent_pid)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
 
     def stop(self) -> None:
         """End the tree: the supervisor sends SIGTERM, waits its grace period, then SIGKILLs.

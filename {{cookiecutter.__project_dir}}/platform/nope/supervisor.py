@@ -1,39 +1,50 @@
-"""The small process between a step and a practitioner's script: it makes the script's tree end.
+"""The small processes between a step and a practitioner's scripts: they make each script's tree end.
 
-`process_tree.start` runs this file with the platform's Python (`python -I -S supervisor.py
-<step pid> <grace seconds> <pipe> -- <command>...`), in a session and process group of its own. It
-starts the script in that group and waits. Whatever ends, the whole tree ends with it:
+Two roles, in one standard-library program, run by path (`python -I -S supervisor.py <step pid>
+<socket>`) once per step process, by `supervisor_server.py`:
 
-- the script exits: what it left running in the background is stopped, so nothing outlives
-  the step and nobody holds the step's stderr pipe open;
-- the step asks it to stop (SIGTERM: a timeout or a cancel), or the step process dies (Linux
-  sends SIGTERM to this process then, `PR_SET_PDEATHSIG`): the tree is stopped.
+- **the server** (`serve`) waits on a socket for the step's requests. For each script it forks
+  one supervisor, sends back its pid, and once it exits, its exit status. A fork of this small
+  process costs a fraction of a millisecond; starting a Python interpreter for each script cost
+  about 11 ms of CPU, which every in-process run paid per asset. It stops a supervisor on
+  request (it is the parent, so the pid cannot be another process's yet), and exits when the
+  step process ends (the socket closes): each supervisor then gets SIGTERM, its death signal.
+  The server arms no death signal itself: the kernel sends that when the *thread* that started a
+  process ends, and the step's thread that started the server may end before the step's
+  other threads' scripts do.
+- **a supervisor** (`supervise`), in a session and process group of its own, starts its script
+  in that group and waits. Whatever ends, the whole tree ends with it:
+  - the script exits: what it left running in the background is stopped, so nothing outlives
+    the step and nobody holds the step's stderr pipe open;
+  - the step asks it to stop (SIGTERM: a timeout or a cancel), or the step process dies (the
+    server exits, and Linux sends SIGTERM to this process then, `PR_SET_PDEATHSIG`): the tree
+    is stopped.
 
-"Stopped" means SIGTERM to every process of the tree, up to `grace` seconds for them to exit,
-then SIGKILL: a script is untrusted and may ignore SIGTERM. On Linux the tree is the process
-group plus every descendant that left it (`setsid`), found because this process is their
-"child subreaper" (`PR_SET_CHILD_SUBREAPER`): orphans are re-parented here, not to init.
+"Stopped" means SIGTERM to every process of the tree, up to the step's grace period for them to
+exit, then SIGKILL: a script is untrusted and may ignore SIGTERM. On Linux the tree is the
+process group plus every descendant that left it (`setsid`), found because the supervisor is
+their "child subreaper" (`PR_SET_CHILD_SUBREAPER`): orphans are re-parented to it, not to init.
 
-Standard library only and run by path with `-I -S`: it starts in milliseconds and imports
-nothing from the platform's environment or the script's. It starts with an empty environment;
-the script's comes over a pipe, with the program the step found on the platform's PATH.
-
-Every step pays for this process's start, so it imports only what it uses: not `subprocess`,
-whose import costs more than the interpreter's own start (it starts the script with `os.fork`
-and `os.execve`, which is all `subprocess.Popen` would do here: this process has one thread,
-and no descriptor of its own that a script could inherit, since Python opens every file
-non-inheritable).
+Run by path with `-I -S`, it imports nothing from the platform's environment or the script's,
+and starts with an empty environment: the script's comes with its request, with the program the
+step found on the platform's PATH, and reaches the script only. It imports only what it uses:
+not `subprocess` (a supervisor starts its script with `os.fork` and `os.execve`, which is all
+`subprocess.Popen` would do here: it has one thread, and no descriptor of its own that a script
+could inherit, since Python opens every file non-inheritable), nor `socket` and `signal`, whose
+enums take longer to import than the rest of the start.
 """
 
 from __future__ import annotations
 
-# The C module that `signal` wraps: the same functions, and the signals as plain numbers (no
-# stubs for type checkers). `signal` adds enums, and importing them (enum, functools,
-# collections) takes a third of this process's start, which every step waits for.
+# The C modules that `signal` and `socket` wrap: the same functions, with plain numbers instead
+# of enums (and no stubs for type checkers). Importing the enums (enum, functools, collections)
+# would take a third of this process's start, which each step process's first script waits for.
 import _signal as signal  # type: ignore[import-not-found]
+import _socket
 import ctypes
 import errno
 import os
+import select
 import sys
 import time
 
@@ -45,33 +56,172 @@ POLL_SECONDS = 0.05
 KILL_ROUNDS = 200  # SIGKILL sweeps before giving up on a tree that keeps forking (a fork bomb)
 ON_LINUX = sys.platform.startswith("linux")
 
+START = b"S"
+"""A request to run a script: its launch message, with 4 descriptors: stdin, stdout, stderr, and
+the pipe the pid and then the exit status are written to (`supervisor_server.py`)."""
+SIGNAL = b"K"
+"""A request to signal a supervisor: `<pid> <signal number>`."""
+HEADER_BYTES = 9
+"""A request's kind (1 byte) and the length of what follows (8 bytes, big-endian)."""
+DESCRIPTORS_PER_START = 4
+RECEIVE_BYTES = 1 << 16
+
 
 class _StopRequested(Exception):
     """The step asked for the tree to stop, or the step process died."""
 
 
-def main(argv: list[str]) -> int:
-    step_pid, grace, launch_pipe, command = int(argv[0]), float(argv[1]), int(argv[2]), argv[4:]
+def serve(step_pid: int, requests_fd: int) -> int:
+    """The server's loop: supervisors forked on request, their exits reported, until the step ends."""
     if ON_LINUX:
-        _prctl(PR_SET_DUMPABLE, 0)  # unreadable to the script (process_privacy.py says why)
+        _prctl(PR_SET_DUMPABLE, 0)  # unreadable to scripts (process_privacy.py says why)
+    if os.getppid() != step_pid:  # the step died before this process began
+        return 0
+    requests = _socket.socket(fileno=requests_fd)
+    woken, wake = os.pipe()  # a byte is written to `wake` on each SIGCHLD (the signal's wakeup fd)
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, _noted)
+    reports: dict[int, int] = {}  # a running supervisor's pid, and the pipe its exit is reported on
+    inbox = _Inbox(requests)
+    while True:
+        ready = select.select([requests_fd, woken], [], [])[0]
+        if woken in ready:
+            os.read(woken, RECEIVE_BYTES)
+            _report_exits(reports)
+        if requests_fd not in ready:
+            continue
+        if not inbox.receive():  # the step process ended: each supervisor gets its death signal
+            return 0
+        batch = inbox.requests()
+        for index, (kind, payload, descriptors) in enumerate(batch):
+            if kind == START:
+                # Every descriptor the new supervisor must not keep: the server's own, other
+                # supervisors' status pipes, and the streams of requests not yet served (a
+                # stderr pipe held open here would keep another step waiting for its end).
+                waiting = [fd for _, _, theirs in batch[index + 1 :] for fd in theirs] + inbox.descriptors
+                _fork_supervisor(payload, descriptors, reports, (requests_fd, woken, wake, *reports.values(), *waiting))
+            else:
+                pid, signum = (int(number) for number in payload.split())
+                if pid in reports:  # not reaped yet: the pid is still this supervisor's
+                    _kill(pid, signum)
+
+
+class _Inbox:
+    """Requests as they arrive on the stream, with the descriptors sent alongside them, in order."""
+
+    def __init__(self, requests: _socket.socket):
+        self.socket = requests
+        self.buffer = bytearray()
+        self.descriptors: list[int] = []
+
+    def receive(self) -> bool:
+        """Read what arrived; False when the step closed its end."""
+        space = _socket.CMSG_SPACE(16 * DESCRIPTORS_PER_START * 4)
+        data, ancillary, flags, _ = self.socket.recvmsg(RECEIVE_BYTES, space, getattr(_socket, "MSG_CMSG_CLOEXEC", 0))
+        for level, kind, fds in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                usable = len(fds) - len(fds) % 4
+                self.descriptors.extend(int.from_bytes(fds[i : i + 4], sys.byteorder) for i in range(0, usable, 4))
+        self.buffer += data
+        return bool(data)
+
+    def requests(self) -> list[tuple[bytes, bytes, list[int]]]:
+        """The whole requests received so far (kind, payload, descriptors), taken out of the buffer."""
+        taken = []
+        while len(self.buffer) >= HEADER_BYTES:
+            length = int.from_bytes(self.buffer[1:HEADER_BYTES], "big")
+            if len(self.buffer) < HEADER_BYTES + length:
+                break
+            kind = bytes(self.buffer[:1])
+            payload = bytes(self.buffer[HEADER_BYTES : HEADER_BYTES + length])
+            del self.buffer[: HEADER_BYTES + length]
+            count = DESCRIPTORS_PER_START if kind == START else 0
+            descriptors, self.descriptors = self.descriptors[:count], self.descriptors[count:]
+            taken.append((kind, payload, descriptors))
+        return taken
+
+
+def _fork_supervisor(message: bytes, descriptors: list[int], reports: dict[int, int], not_its: tuple[int, ...]) -> None:
+    """Fork a supervisor for one script; tell the step its pid on the request's status pipe."""
+    *stdio, status = descriptors
+    server = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 127
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in not_its:
+                os.close(fd)
+            os.close(status)
+            os.setsid()  # a session and process group of its own: the tree's
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)
+                os.close(fd)
+            code = supervise(server, message)
+        except BaseException as error:  # a fault of its own: said on the script's stderr, never silent
+            print(f"nope: the supervisor failed: {type(error).__name__}: {error}", file=sys.stderr)
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    for fd in stdio:
+        os.close(fd)
+    _report(status, pid, close=False)
+    reports[pid] = status
+
+
+def _report_exits(reports: dict[int, int]) -> None:
+    """Reap the supervisors that exited, and report each one's wait status (closing its pipe)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in reports:
+            _report(reports.pop(pid), status, close=True)
+
+
+def _report(pipe: int, number: int, *, close: bool) -> None:
+    """One number on its own line; a step that stopped listening is not an error here."""
+    try:
+        os.write(pipe, b"%d\n" % number)
+    except BrokenPipeError:
+        pass
+    if close:
+        os.close(pipe)
+
+
+def _noted(signum: int, frame: object) -> None:
+    """SIGCHLD's handler: nothing, the wakeup fd wakes the loop. (A handler must be set for the
+    wakeup fd to hear the signal: its default action ignores it.)"""
+
+
+def supervise(server_pid: int, message: bytes) -> int:
+    """A supervisor's life: start the script `message` describes, wait, end its whole tree."""
+    if ON_LINUX:
+        _prctl(PR_SET_DUMPABLE, 0)  # as the server (a fork keeps it; said again, not assumed)
         _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _request_stop)
-    if os.getppid() != step_pid:  # the step died before the death signal was armed
+    if os.getppid() != server_pid:  # the server died before the death signal was armed
         return 128 + signal.SIGTERM
+    grace, shown = 0.0, "the script"  # until the launch is read: before the script starts there is no tree
     try:
-        launch = _read_launch(launch_pipe)
-        if launch is None:  # the step gave up before the script's start (`ScriptProcess.abandon`)
-            return 0
-        executable, env = launch
+        cwd, grace, executable, command, env = _parsed(message)
+        shown = f"`{os.fsdecode(command[0])}`"
+        if cwd:
+            _enter(cwd)
         script = _start(_found(executable), command, env)
         returncode = os.waitstatus_to_exitcode(os.waitpid(script, 0)[1])
     except _StopRequested:
         end_tree(grace)
         return 128 + signal.SIGTERM
     except OSError as error:
-        print(f"nope: cannot run `{command[0]}`: {error.strerror}", file=sys.stderr)
+        print(f"nope: cannot run {shown}: {error.strerror}", file=sys.stderr)
         return 127
     end_tree(grace)
     if returncode < 0:  # killed by a signal: die the same way, so the step reports what the script got
@@ -80,21 +230,25 @@ def main(argv: list[str]) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
-def _read_launch(pipe: int) -> tuple[bytes, dict[bytes, bytes]] | None:
-    """What the step sends over the pipe (`process_tree.launch_message`): the program to run and
-    the script's environment, NUL-separated; None when it closes the pipe without a word.
-
-    This process starts while the step prepares the script's Pipes session, and waits here.
+def _parsed(message: bytes) -> tuple[bytes, float, bytes, list[bytes], dict[bytes, bytes]]:
+    """A launch message (`process_tree.launch_message`), NUL-separated: the folder to run in (empty:
+    this one), the grace period, the program, the number of arguments, the arguments, then each
+    `NAME=value` of the script's environment.
 
     Not this process's own environment: that is empty, so that nothing meant for the script
     (a manifest's `env:`) changes how this Python starts, and no secret sits in it.
     """
-    with open(pipe, "rb") as stream:
-        message = stream.read()
-    if not message:
-        return None
-    executable, *variables = message.split(b"\0")
-    return executable, dict(variable.split(b"=", 1) for variable in variables)
+    cwd, grace, executable, count, *rest = message.split(b"\0")
+    argv, variables = rest[: int(count)], rest[int(count) :]
+    return cwd, float(grace), executable, argv, dict(variable.split(b"=", 1) for variable in variables)
+
+
+def _enter(cwd: bytes) -> None:
+    """Run in `cwd` (the script's working directory), saying which folder is missing if it is."""
+    try:
+        os.chdir(cwd)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot enter {os.fsdecode(cwd)}: {error.strerror}") from None
 
 
 def _found(executable: bytes) -> bytes:
@@ -107,7 +261,7 @@ def _found(executable: bytes) -> bytes:
     return executable
 
 
-def _start(executable: bytes, argv: list[str], env: dict[bytes, bytes]) -> int:
+def _start(executable: bytes, argv: list[bytes], env: dict[bytes, bytes]) -> int:
     """Start the script (its pid), as `subprocess.Popen` would: the signals Python ignores
     restored to their defaults, and an `exec` failure raised here as `OSError`.
 
@@ -228,13 +382,16 @@ def _die_with_supervisor() -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+"""The C library, loaded once by the server: each fork has it already."""
+
+
 def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, value, 0, 0, 0) != 0:
+    if _LIBC.prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1:])
+    code = serve(int(sys.argv[1]), int(sys.argv[2]))
     sys.stderr.flush()
-    os._exit(code)  # without the interpreter's teardown: the step waits for this exit, and there is nothing to tidy
+    os._exit(code)  # without the interpreter's teardown: there is nothing to tidy
