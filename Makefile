@@ -29,7 +29,7 @@ $(TOOLS)/bin/cookiecutter: requirements/bake.lock | python-version
 
 $(BIN)/pytest: requirements/test.lock | $(TOOLS)/bin/cookiecutter
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python requirements/test.lock
+	$(UV) pip sync --quiet --require-hashes --compile-bytecode --python $(BIN)/python requirements/test.lock
 	touch $@
 
 ## Bake the template with its default answers into build/acme-data-platform, keeping its
@@ -71,7 +71,7 @@ test: lint $(BIN)/pytest chromium docker editor
 ## a schedule, to see a breaking upstream release before users do.
 test-latest: $(TOOLS)/bin/cookiecutter chromium docker editor
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BUILD)/latest-venv
-	$(UV) pip install --quiet --upgrade --python $(BUILD)/latest-venv/bin/python -r requirements/test.in
+	$(UV) pip install --quiet --upgrade --compile-bytecode --python $(BUILD)/latest-venv/bin/python -r requirements/test.in
 	$(UV) pip freeze --python $(BUILD)/latest-venv/bin/python > $(BUILD)/latest-versions.txt
 	$(BUILD)/latest-venv/bin/python -m pytest tests
 
@@ -79,7 +79,7 @@ test-latest: $(TOOLS)/bin/cookiecutter chromium docker editor
 ## `make benchmarks ARGS=--quick` for N=1,000 only. See benchmarks/README.md.
 benchmarks: $(TOOLS)/bin/cookiecutter
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(BUILD)/bench-venv
-	$(UV) pip sync --quiet --require-hashes --python $(BUILD)/bench-venv/bin/python requirements/benchmarks.lock
+	$(UV) pip sync --quiet --require-hashes --compile-bytecode --python $(BUILD)/bench-venv/bin/python requirements/benchmarks.lock
 	$(BUILD)/bench-venv/bin/python benchmarks/run.py $(ARGS)
 
 ## Re-lock after changing requirements/*.in or the baked pyproject.toml, keeping other pins.

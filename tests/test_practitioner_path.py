@@ -70,6 +70,10 @@ def test_the_docs_commands_for_checking_scaffolding_the_site_and_the_schema_work
 ):
     repo = bake(tmp_path / "bake")
     run_as_user("make install", repo, user_home)
+    # Compiled as installed (nothing has imported Dagster yet): no Dagster process of the repository
+    # compiles it again, even where Python may not write its cache (this machine sets
+    # PYTHONDONTWRITEBYTECODE, as many CI images do).
+    assert list(repo.glob(".venv/lib/python3.*/site-packages/dagster/_core/execution/__pycache__/api.*.pyc"))
 
     listed = run_as_user(".venv/bin/nope list", repo, user_home).stdout
     assert "sales/orders" in listed and "group_a/asset_two" in listed, listed
