@@ -2,8 +2,9 @@
 
 The supervisor is the tree's "child subreaper": a process whose parent dies is re-parented to
 it, and stopped with the tree. But a script can kill its supervisor (`kill -9 $PPID`) after
-starting a daemon in a session of its own. The script dies with its supervisor
-(`PR_SET_PDEATHSIG`), and the daemon, orphaned, would be adopted by init and run on.
+starting a daemon in a session of its own. The step kills the tree's process group when it learns
+of that death (`process_tree.ScriptProcess.kill_group`), but the daemon left the group: orphaned,
+it would be adopted by init and run on.
 
 So while one of its scripts runs, the step process is a child subreaper too: such orphans are
 re-parented to the step, which finds them (its children started after that script's supervisor)
