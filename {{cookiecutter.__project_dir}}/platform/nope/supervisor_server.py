@@ -51,8 +51,8 @@ class ServerGone(OSError):
 
 
 class ForkedSupervisor:
-    """One script's supervisor, forked by the server: what `subprocess.Popen` offers for a child
-    (pid, stdout and stderr pipes, poll, wait, send_signal), since the step waits on it as on one."""
+    """One script's supervisor, forked by the server: what the step uses of `subprocess.Popen` for a
+    child (pid, stdout and stderr pipes, poll, wait, send_signal), since it waits on it as on one."""
 
     def __init__(self, server: SupervisorServer, status: int, stdout: IO[bytes] | None, stderr: IO[bytes] | None):
         self._server = server
@@ -87,9 +87,6 @@ class ForkedSupervisor:
         """Signal the supervisor, through the server: its parent, so the pid cannot be reused yet."""
         if self.returncode is None:
             self._server.request(SIGNAL, b"%d %d" % (self.pid, signum))
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
 
     def _exited_within(self, seconds: float | None) -> bool:
         return self.returncode is not None or bool(select.select([self._status], [], [], seconds)[0])
