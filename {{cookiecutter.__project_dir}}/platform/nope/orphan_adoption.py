@@ -28,8 +28,8 @@ KILL_ROUNDS = 200
 
 _lock = threading.Lock()
 _supervisors: set[int] = set()
-"""This process's supervisor server (`supervisor_server.py`), a child of its own, and the
-supervisors of its running scripts: never taken for orphans."""
+"""This process's supervisor server (`supervisor_server.py`): a child of its own, never taken for
+an orphan. (Each script's supervisor is the server's child, not this process's.)"""
 _scripts_running = 0
 
 
@@ -50,8 +50,7 @@ class OrphanAdoption:
 
     def __init__(self) -> None:
         global _scripts_running
-        self._supervisor_pid: int | None = None
-        self._supervisor_started = 0
+        self._supervisor_started: int | None = None
         self._ended = False
         with _lock:
             if ON_LINUX and _scripts_running == 0:
@@ -60,13 +59,7 @@ class OrphanAdoption:
 
     def starting(self) -> None:
         """The tree's supervisor is about to start: orphans are the children started from now on."""
-        if ON_LINUX:
-            self._supervisor_started = _clock_ticks()
-
-    def watch(self, supervisor_pid: int) -> None:
-        """The tree's supervisor started (`starting` was called just before)."""
-        count_as_supervisor(supervisor_pid)
-        self._supervisor_pid = supervisor_pid
+        self._supervisor_started = _clock_ticks() if ON_LINUX else 0
 
     def end(self, *, sweep: bool) -> None:
         """The tree ended (its supervisor is reaped): with `sweep`, kill and reap what it left
@@ -75,8 +68,7 @@ class OrphanAdoption:
         if self._ended:
             return
         self._ended = True
-        forget_supervisor(self._supervisor_pid or 0)
-        if sweep and ON_LINUX and self._supervisor_pid is not None:
+        if sweep and ON_LINUX and self._supervisor_started is not None:
             self._kill_orphans()
         with _lock:
             _scripts_running -= 1
@@ -112,7 +104,7 @@ class OrphanAdoption:
                 parent, started = _stat(int(entry.name))
             except OSError:  # exited meanwhile
                 continue
-            if parent == me and started >= self._supervisor_started:
+            if parent == me and started >= (self._supervisor_started or 0):
                 found.append(int(entry.name))
         return found
 

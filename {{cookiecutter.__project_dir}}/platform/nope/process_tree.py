@@ -53,11 +53,10 @@ def platform_executable(program: str) -> str:
 
 
 def launch_message(cwd: str, grace_seconds: float, executable: str, argv: Sequence[str], env: Mapping[str, str]) -> bytes:
-    """What the supervisor reads from its pipe (`supervisor._read_launch`), NUL-separated: the
-    folder, the grace period, the program, the number of arguments, the arguments, then each
-    `NAME=value`.
+    """What the supervisor is sent to start its script (`supervisor._parsed` reads it),
+    NUL-separated: the folder, the grace period, the program, the number of arguments, the
+    arguments, then each `NAME=value`.
 
-    Never empty (the program is named): an empty message tells the supervisor to run nothing.
     A NUL byte inside a field is refused, as `subprocess.Popen` refuses it ("embedded null byte").
     """
     fields = [cwd, f"{grace_seconds:g}", executable, str(len(argv)), *argv, *(f"{name}={value}" for name, value in env.items())]
@@ -69,7 +68,8 @@ def launch_message(cwd: str, grace_seconds: float, executable: str, argv: Sequen
 
 def _working_directory(cwd: str | None) -> str:
     """`cwd`, or this process's own folder now, as `subprocess.Popen` reads `cwd=None`; empty
-    (the supervisor's, the same but for a `chdir` since) when this process's folder is gone."""
+    (the supervisor stays in the server's, this process's folder when it started the server)
+    when this process's folder is gone."""
     if cwd is not None:
         return cwd
     try:
@@ -114,7 +114,6 @@ class ScriptProcess:
         message = launch_message(_working_directory(self._cwd), self.grace_seconds, self._executable, self._argv, env)
         self._orphans.starting()
         self._supervisor = supervisor_server.start_supervisor(message, *self._streams)
-        self._orphans.watch(self._supervisor.pid)
 
     def __enter__(self) -> ScriptProcess:
         return self

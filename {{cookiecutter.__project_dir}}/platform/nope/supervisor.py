@@ -118,7 +118,7 @@ class _Inbox:
     def receive(self) -> bool:
         """Read what arrived; False when the step closed its end."""
         space = _socket.CMSG_SPACE(16 * DESCRIPTORS_PER_START * 4)
-        data, ancillary, flags, _ = self.socket.recvmsg(RECEIVE_BYTES, space, getattr(_socket, "MSG_CMSG_CLOEXEC", 0))
+        data, ancillary, _, _ = self.socket.recvmsg(RECEIVE_BYTES, space, getattr(_socket, "MSG_CMSG_CLOEXEC", 0))
         for level, kind, fds in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 usable = len(fds) - len(fds) % 4
